@@ -1,0 +1,7 @@
+// The hardware layer's public surface. Higher layers import from here only.
+export * from './cpu/page-table';
+export * from './crypto/index';
+export * from './fault';
+export * from './mem/index';
+export * from './rng';
+export * from './sgx/index';

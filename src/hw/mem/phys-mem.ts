@@ -1,0 +1,169 @@
+/**
+ * Sparse, page-granular physical memory. A page exists once it is written (or explicitly touched), so the
+ * configured size costs nothing until used: a 512 GiB EPC that holds 1,000 live pages uses about 4 MiB.
+ *
+ * The physical map has ordinary RAM from address 0 and one or more EPC sections in processor reserved
+ * memory (PRM). Raw accessors here are what the hardware itself (ENCLS microcode, the MMU after its checks)
+ * uses. `readNonEnclave`/`writeNonEnclave` apply the abort-page semantics that every access from outside
+ * enclave mode gets on EPC (SDM Vol. 3D §38.5.1 "Access-control Requirements"; reads return all-ones,
+ * writes are dropped).
+ */
+
+import { PAGE_SIZE } from './page';
+
+export interface MemRegion {
+  readonly kind: 'ram' | 'epc';
+  readonly base: number;
+  readonly size: number;
+}
+
+export interface PhysMemConfig {
+  /** Bytes of ordinary RAM at physical address 0. */
+  readonly ramBytes: number;
+  /** EPC sections (page-aligned, outside RAM, not overlapping). */
+  readonly epcSections: ReadonlyArray<{ readonly base: number; readonly size: number }>;
+}
+
+/** 1 TiB: the default base of the first EPC section, far above any simulated RAM. */
+export const DEFAULT_EPC_BASE = 2 ** 40;
+
+export interface PhysMemState {
+  readonly config: PhysMemConfig;
+  /** [pfn, base64-free byte array as plain numbers] pairs; plain JSON. */
+  readonly pages: ReadonlyArray<readonly [number, number[]]>;
+}
+
+export class PhysMem {
+  readonly regions: readonly MemRegion[];
+  readonly config: PhysMemConfig;
+  private readonly pages = new Map<number, Uint8Array>();
+  private static readonly ZERO = new Uint8Array(PAGE_SIZE);
+
+  constructor(config: PhysMemConfig) {
+    const regions: MemRegion[] = [{ kind: 'ram', base: 0, size: config.ramBytes }];
+    for (const s of config.epcSections) regions.push({ kind: 'epc', base: s.base, size: s.size });
+    regions.sort((a, b) => a.base - b.base);
+    for (const r of regions) {
+      if (r.base % PAGE_SIZE !== 0 || r.size % PAGE_SIZE !== 0 || r.size <= 0) {
+        throw new Error(`memory region ${r.kind}@0x${r.base.toString(16)} must be page-aligned and non-empty`);
+      }
+      if (!Number.isSafeInteger(r.base + r.size)) throw new Error('physical address space exceeds 2^53');
+    }
+    for (let i = 1; i < regions.length; i++) {
+      const prev = regions[i - 1]!;
+      if (regions[i]!.base < prev.base + prev.size) throw new Error('memory regions overlap');
+    }
+    this.regions = regions;
+    this.config = config;
+  }
+
+  /** The region containing `pa`, or undefined for an address nothing decodes. */
+  regionOf(pa: number): MemRegion | undefined {
+    for (const r of this.regions) if (pa >= r.base && pa < r.base + r.size) return r;
+    return undefined;
+  }
+
+  isEpc(pa: number): boolean {
+    return this.regionOf(pa)?.kind === 'epc';
+  }
+
+  isMapped(pa: number): boolean {
+    return this.regionOf(pa) !== undefined;
+  }
+
+  /** Number of pages that hold storage. */
+  get touchedPages(): number {
+    return this.pages.size;
+  }
+
+  /** The page's storage, allocated (zeroed) on first use. The caller may keep it: it stays valid until `freePage`. */
+  page(pfn: number): Uint8Array {
+    let p = this.pages.get(pfn);
+    if (!p) {
+      if (!this.isMapped(pfn * PAGE_SIZE))
+        throw new Error(`physical page 0x${(pfn * PAGE_SIZE).toString(16)} is not decoded`);
+      p = new Uint8Array(PAGE_SIZE);
+      this.pages.set(pfn, p);
+    }
+    return p;
+  }
+
+  /** The page's bytes without allocating: a shared zero page when untouched. Do not write to the result. */
+  peekPage(pfn: number): Uint8Array {
+    return this.pages.get(pfn) ?? PhysMem.ZERO;
+  }
+
+  /** Releases a page's storage; it reads as zero afterwards. */
+  freePage(pfn: number): void {
+    this.pages.delete(pfn);
+  }
+
+  /** Raw read of `len` bytes at `pa` (may cross pages). */
+  read(pa: number, len: number): Uint8Array {
+    const out = new Uint8Array(len);
+    let done = 0;
+    while (done < len) {
+      const a = pa + done;
+      const off = a % PAGE_SIZE;
+      const n = Math.min(len - done, PAGE_SIZE - off);
+      out.set(this.peekPage(Math.floor(a / PAGE_SIZE)).subarray(off, off + n), done);
+      done += n;
+    }
+    return out;
+  }
+
+  /** Raw write of `bytes` at `pa` (may cross pages). */
+  write(pa: number, bytes: Uint8Array): void {
+    let done = 0;
+    while (done < bytes.length) {
+      const a = pa + done;
+      const off = a % PAGE_SIZE;
+      const n = Math.min(bytes.length - done, PAGE_SIZE - off);
+      this.page(Math.floor(a / PAGE_SIZE)).set(bytes.subarray(done, done + n), off);
+      done += n;
+    }
+  }
+
+  readU64(pa: number): bigint {
+    return new DataView(this.read(pa, 8).buffer).getBigUint64(0, true);
+  }
+
+  writeU64(pa: number, v: bigint): void {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, v), true);
+    this.write(pa, b);
+  }
+
+  /** Copies one whole page. */
+  copyPage(dstPfn: number, srcPfn: number): void {
+    this.page(dstPfn).set(this.peekPage(srcPfn));
+  }
+
+  /** A read from outside enclave mode: EPC bytes read as 0xFF (abort page). */
+  readNonEnclave(pa: number, len: number): Uint8Array {
+    const out = this.read(pa, len);
+    for (let i = 0; i < len; i++) if (this.isEpc(pa + i)) out[i] = 0xff;
+    return out;
+  }
+
+  /** A write from outside enclave mode: bytes aimed at EPC are dropped (abort page). */
+  writeNonEnclave(pa: number, bytes: Uint8Array): void {
+    let i = 0;
+    while (i < bytes.length) {
+      const a = pa + i;
+      const n = Math.min(bytes.length - i, PAGE_SIZE - (a % PAGE_SIZE));
+      if (!this.isEpc(a)) this.write(a, bytes.subarray(i, i + n));
+      i += n;
+    }
+  }
+
+  save(): PhysMemState {
+    return { config: this.config, pages: [...this.pages].map(([pfn, p]) => [pfn, Array.from(p)] as const) };
+  }
+
+  static restore(state: PhysMemState): PhysMem {
+    const m = new PhysMem(state.config);
+    for (const [pfn, bytes] of state.pages) m.pages.set(pfn, Uint8Array.from(bytes));
+    return m;
+  }
+}

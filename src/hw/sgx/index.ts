@@ -1,0 +1,4 @@
+export * from './arch';
+export * from './errors';
+export * from './layout/index';
+export * from './measure';

@@ -1,0 +1,195 @@
+/**
+ * One generic codec for every struct layout. A layout is data: a table of fields (name, offset, size, type).
+ * The same table drives decoding, encoding, single-field access, validation of reserved bytes, and the docs.
+ */
+
+export type FieldType = 'u8' | 'u16' | 'u32' | 'u64' | 'bytes' | 'reserved';
+
+export interface Field {
+  readonly name: string;
+  readonly offset: number;
+  readonly size: number;
+  readonly type: FieldType;
+  readonly doc?: string;
+}
+
+export interface Layout<F extends readonly Field[] = readonly Field[]> {
+  readonly name: string;
+  readonly size: number;
+  /** Required alignment of the struct in memory, in bytes. */
+  readonly align: number;
+  readonly fields: F;
+}
+
+type ValueOf<T extends FieldType> = T extends 'u64' ? bigint : T extends 'bytes' | 'reserved' ? Uint8Array : number;
+
+/** The decoded form of a layout: one property per named field (reserved fields included, as bytes). */
+export type Decoded<L extends Layout> = {
+  [K in L['fields'][number] as K['name']]: ValueOf<K['type']>;
+};
+
+/** Names of the non-reserved fields of a layout. */
+export type FieldName<L extends Layout> = L['fields'][number]['name'];
+
+const WIDTH: Record<FieldType, number | undefined> = {
+  u8: 1,
+  u16: 2,
+  u32: 4,
+  u64: 8,
+  bytes: undefined,
+  reserved: undefined,
+};
+
+/** Declares a layout and checks it: fields sorted, non-overlapping, inside the struct, integer widths right. */
+export function defineLayout<const F extends readonly Field[]>(
+  name: string,
+  size: number,
+  align: number,
+  fields: F,
+): Layout<F> {
+  let end = 0;
+  const seen = new Set<string>();
+  for (const f of fields) {
+    if (f.offset < end) throw new Error(`layout ${name}: field ${f.name} at ${f.offset} overlaps the previous field`);
+    if (f.offset + f.size > size) throw new Error(`layout ${name}: field ${f.name} runs past the end`);
+    const w = WIDTH[f.type];
+    if (w !== undefined && w !== f.size)
+      throw new Error(`layout ${name}: field ${f.name} is ${f.type} but ${f.size} bytes`);
+    if (seen.has(f.name)) throw new Error(`layout ${name}: duplicate field ${f.name}`);
+    seen.add(f.name);
+    end = f.offset + f.size;
+  }
+  return Object.freeze({ name, size, align, fields });
+}
+
+function fieldOf(layout: Layout, name: string): Field {
+  const f = layout.fields.find((x) => x.name === name);
+  if (!f) throw new Error(`layout ${layout.name} has no field ${name}`);
+  return f;
+}
+
+function view(buf: Uint8Array): DataView {
+  return new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+function readAt(dv: DataView, buf: Uint8Array, base: number, f: Field): number | bigint | Uint8Array {
+  const o = base + f.offset;
+  switch (f.type) {
+    case 'u8':
+      return dv.getUint8(o);
+    case 'u16':
+      return dv.getUint16(o, true);
+    case 'u32':
+      return dv.getUint32(o, true);
+    case 'u64':
+      return dv.getBigUint64(o, true);
+    case 'bytes':
+    case 'reserved':
+      return buf.slice(o, o + f.size);
+    default: {
+      const _exhaustive: never = f.type;
+      return _exhaustive;
+    }
+  }
+}
+
+function writeAt(dv: DataView, buf: Uint8Array, base: number, f: Field, value: unknown): void {
+  const o = base + f.offset;
+  switch (f.type) {
+    case 'u8':
+      dv.setUint8(o, Number(value));
+      return;
+    case 'u16':
+      dv.setUint16(o, Number(value), true);
+      return;
+    case 'u32':
+      dv.setUint32(o, Number(value) >>> 0, true);
+      return;
+    case 'u64':
+      dv.setBigUint64(o, BigInt.asUintN(64, BigInt(value as bigint | number)), true);
+      return;
+    case 'bytes':
+    case 'reserved': {
+      const src = value as Uint8Array;
+      if (src.length > f.size) throw new Error(`field ${f.name}: ${src.length} bytes do not fit in ${f.size}`);
+      buf.fill(0, o, o + f.size);
+      buf.set(src, o);
+      return;
+    }
+    default: {
+      const _exhaustive: never = f.type;
+      throw new Error(`unknown field type ${String(_exhaustive)}`);
+    }
+  }
+}
+
+/** Decodes a whole struct from `buf` at `offset`. */
+export function decode<L extends Layout>(layout: L, buf: Uint8Array, offset = 0): Decoded<L> {
+  if (offset + layout.size > buf.length) throw new Error(`${layout.name}: need ${layout.size} bytes at ${offset}`);
+  const dv = view(buf);
+  const out: Record<string, unknown> = {};
+  for (const f of layout.fields) out[f.name] = readAt(dv, buf, offset, f);
+  return out as Decoded<L>;
+}
+
+/** Encodes a struct. Missing fields are zero. Returns a fresh buffer of `layout.size` bytes. */
+export function encode<L extends Layout>(layout: L, value: Partial<Decoded<L>>): Uint8Array {
+  const buf = new Uint8Array(layout.size);
+  encodeInto(layout, value, buf, 0);
+  return buf;
+}
+
+/** Encodes the given fields into `buf` at `offset`, leaving other bytes alone. */
+export function encodeInto<L extends Layout>(layout: L, value: Partial<Decoded<L>>, buf: Uint8Array, offset = 0): void {
+  const dv = view(buf);
+  for (const [name, v] of Object.entries(value)) {
+    if (v === undefined) continue;
+    writeAt(dv, buf, offset, fieldOf(layout, name), v);
+  }
+}
+
+/** Reads one field. */
+export function getField<L extends Layout, N extends FieldName<L>>(
+  layout: L,
+  buf: Uint8Array,
+  offset: number,
+  name: N,
+): Decoded<L>[N] {
+  return readAt(view(buf), buf, offset, fieldOf(layout, name)) as Decoded<L>[N];
+}
+
+/** Writes one field. */
+export function setField<L extends Layout, N extends FieldName<L>>(
+  layout: L,
+  buf: Uint8Array,
+  offset: number,
+  name: N,
+  value: Decoded<L>[N],
+): void {
+  writeAt(view(buf), buf, offset, fieldOf(layout, name), value);
+}
+
+/** Offset of a field, for code that addresses memory directly. */
+export function offsetOf<L extends Layout>(layout: L, name: FieldName<L>): number {
+  return fieldOf(layout, name).offset;
+}
+
+/** True when every byte of every `reserved` field is zero. */
+export function reservedAreZero(layout: Layout, buf: Uint8Array, offset = 0): boolean {
+  for (const f of layout.fields) {
+    if (f.type !== 'reserved') continue;
+    for (let i = offset + f.offset; i < offset + f.offset + f.size; i++) if (buf[i] !== 0) return false;
+  }
+  return true;
+}
+
+/** A Markdown table of the layout, for docs and `sgxsim` help output. */
+export function layoutTable(layout: Layout): string {
+  const rows = layout.fields.map((f) => `| ${f.offset} | ${f.size} | ${f.name} | ${f.type} | ${f.doc ?? ''} |`);
+  return [
+    `### ${layout.name} (${layout.size} bytes, ${layout.align}-byte aligned)`,
+    '| offset | size | field | type | notes |',
+    '|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
+}
