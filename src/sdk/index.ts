@@ -1,0 +1,2 @@
+// The SDK layer's public surface.
+export * from './elf/index';
