@@ -1,2 +1,4 @@
 // The SDK layer's public surface.
 export * from './elf/index';
+export * from './errors/index';
+export * from './sign/index';
