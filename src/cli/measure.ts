@@ -1,6 +1,6 @@
 /** `sgxsim measure <enclave.elf>`: MRENCLAVE, enclave size and page count of an enclave ELF. */
 import type { Command } from 'commander';
-import { toHex } from '../hw/index';
+import { PAGE_SIZE, toHex } from '../hw/index';
 import { nodeBackend } from '../node/index';
 import { buildEnclaveLayout, DEFAULT_HEAP_SIZE, type EnclaveLayout, measureEnclave } from '../sdk/index';
 import { CliError } from './cli-error';
@@ -26,7 +26,7 @@ export function pageCounts(layout: EnclaveLayout): { total: number; tcs: number;
     total: layout.pages.length,
     tcs: layout.tcs.length,
     measured: layout.pages.filter((p) => p.measure).length,
-    heap: heapSeg ? heapSeg.size / 4096 : 0,
+    heap: heapSeg ? heapSeg.size / PAGE_SIZE : 0,
   };
 }
 

@@ -1,6 +1,7 @@
 /** Parsers for option values. They throw commander's InvalidArgumentError, which it reports in one line. */
 import { InvalidArgumentError } from 'commander';
-import { bcdDate, PAGE_SIZE } from '../sdk/index';
+import { PAGE_SIZE } from '../hw/index';
+import { bcdDate } from '../sdk/index';
 
 const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 

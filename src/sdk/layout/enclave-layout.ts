@@ -15,11 +15,9 @@
  * We refuse ELF files on which that recipe would build a broken enclave (overlapping segments, a file layout
  * that differs from the memory layout, .bss that would not be added) with an EnclaveLayoutError naming the problem.
  */
-import { decode, PageType, type PageTypeNumber, SecinfoFlags, TCS } from '../../hw/index';
+import { decode, PAGE_SIZE, PageType, type PageTypeNumber, SecinfoFlags, TCS } from '../../hw/index';
 import { ElfError, type ElfFile, loadSegments, PF_R, PF_W, PF_X, parseElf64 } from '../elf/index';
 import { EnclaveLayoutError } from '../errors/index';
-
-export const PAGE_SIZE = 4096;
 
 /** The selftests' default heap (main.h: ENCL_HEAP_SIZE_DEFAULT). */
 export const DEFAULT_HEAP_SIZE = 4096;

@@ -7,7 +7,6 @@ export {
   type EnclavePage,
   type EnclaveSegment,
   enclaveSizeFor,
-  PAGE_SIZE,
   Prot,
   type TcsPage,
 } from './enclave-layout';

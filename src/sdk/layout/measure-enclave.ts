@@ -3,8 +3,8 @@
  * (src/hw/sgx/measure.ts): ECREATE(SSAFRAMESIZE, SIZE), then per page EADD(offset, SECINFO) and, for measured
  * pages, 16 EEXTENDs of 256 bytes (SDM Vol. 3D §41.2; the selftests' sigstruct.c encl_measure()).
  */
-import { type CryptoBackend, EEXTEND_CHUNK, Measurement, PageType, SecinfoFlags } from '../../hw/index';
-import { type EnclaveLayout, PAGE_SIZE } from './enclave-layout';
+import { type CryptoBackend, EEXTEND_CHUNK, Measurement, PAGE_SIZE, PageType, SecinfoFlags } from '../../hw/index';
+import type { EnclaveLayout } from './enclave-layout';
 
 /**
  * The MRENCLAVE that EINIT will compute after the loader creates the enclave and adds `layout.pages` in order.
