@@ -1,27 +1,57 @@
 // The sgxsim command line (node only). Each subcommand lives in its own file and registers itself here.
 import { Command, CommanderError } from 'commander';
+import { ElfError, isSdkError } from '../sdk/index';
+import { CliError } from './cli-error';
+import { type CliIo, processIo } from './io';
+import { registerKeygen } from './keygen';
+import { registerMeasure } from './measure';
+import { registerSign } from './sign';
+import { registerSigstruct } from './sigstruct';
 
-export function buildProgram(): Command {
+export function buildProgram(io: CliIo = processIo): Command {
   const program = new Command('sgxsim')
     .description('An executable, deterministic model of Intel SGX on Linux')
     .version('0.1.0')
-    .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    // Subcommands inherit this: commander's own errors (unknown option, missing argument, bad value) come out
+    // as one "sgxsim: …" line, like ours.
+    .configureOutput({
+      writeOut: (s) => io.stdout(s),
+      writeErr: (s) => io.stderr(s),
+      outputError: (s, write) =>
+        write(
+          `sgxsim: ${s
+            .replace(/^error: /, '')
+            .trim()
+            .replace(/\s*\n\s*/g, ' ')}\n`,
+        ),
+    });
+  registerMeasure(program, io);
+  registerSign(program, io);
+  registerSigstruct(program, io);
+  registerKeygen(program, io);
   return program;
 }
 
-async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+/** Bad input the user can fix; anything else escaping a command is a simulator bug. */
+function isUserError(e: unknown): e is Error {
+  return e instanceof CliError || isSdkError(e) || e instanceof ElfError;
+}
+
+/** Runs the command line and returns the exit status. */
+export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
+  const program = buildProgram(io);
   try {
     await program.parseAsync(argv);
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 1;
-    // User-facing errors carry a one-line message; anything else is a simulator bug and keeps its stack.
-    const msg = e instanceof Error ? e.message : String(e);
-    process.stderr.write(`sgxsim: ${msg}\n`);
+    if (isUserError(e)) {
+      io.stderr(`sgxsim: ${e.message}\n`);
+      return 1;
+    }
+    // A simulator bug: keep the stack.
+    io.stderr(`sgxsim: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     return 1;
   }
 }
-
-process.exitCode = await main(process.argv);

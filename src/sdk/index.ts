@@ -1,2 +1,5 @@
 // The SDK layer's public surface.
 export * from './elf/index';
+export * from './errors/index';
+export * from './layout/index';
+export * from './sign/index';
