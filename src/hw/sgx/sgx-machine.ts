@@ -75,8 +75,8 @@ export function defaultSgxFeatures(overrides: Partial<SgxFeatures> = {}): SgxFea
 }
 
 /**
- * The reset value of IA32_SGXLEPUBKEYHASH0..3: the hash of Intel's launch-enclave signing key, as four MSR
- * values (torvalds/linux arch/x86/kvm/vmx/sgx.c setup_default_sgx_lepubkeyhash(); the same value QEMU uses).
+ * The reset value of IA32_SGXLEPUBKEYHASH0..3, "the digest of Intel's signing key" (SDM Vol. 4 Table 2-2), as
+ * four MSR values (torvalds/linux arch/x86/kvm/vmx/sgx.c setup_default_sgx_lepubkeyhash(); QEMU uses the same).
  */
 export const INTEL_LE_PUBKEY_HASH_MSRS: readonly bigint[] = [
   0xa6053e051270b7acn,
@@ -210,10 +210,10 @@ export class SgxMachine {
         edx: hi(f.allowedXfrm),
       };
     }
-    const s = this.epc.sections[subleaf - 2];
     // Sub-leaf type 0 ends the enumeration; type 1 is an EPC section. ECX[3:0] = 1: confidentiality, integrity
     // and replay protection. Bases and sizes split into bits 31:12 and 51:32 (sgx_calc_section_metric()).
-    if (subleaf < 2 || s === undefined) return { eax: 0, ebx: 0, ecx: 0, edx: 0 };
+    const s = subleaf >= 2 ? this.epc.sections[subleaf - 2] : undefined;
+    if (s === undefined) return { eax: 0, ebx: 0, ecx: 0, edx: 0 };
     const low = (x: number) => ((x % 2 ** 32) & 0xffff_f000) >>> 0;
     const high = (x: number) => Math.floor(x / 2 ** 32) & 0xfffff;
     return { eax: (low(s.base) | 1) >>> 0, ebx: high(s.base), ecx: (low(s.size) | 1) >>> 0, edx: high(s.size) };
@@ -316,11 +316,11 @@ export class SgxMachine {
    * opaque CryptoBackend hash object that cannot be serialized (the one documented exception).
    */
   save(): SgxMachineState {
-    for (const eid of this.measurements.keys()) {
+    const building = this.measurements.keys().next();
+    if (!building.done)
       throw new Error(
-        `cannot save SGX state while enclave EID ${eid} is uninitialized: its running MRENCLAVE is opaque`,
+        `cannot save SGX state while enclave EID ${building.value} is uninitialized: its running MRENCLAVE is opaque`,
       );
-    }
     const f = this.features;
     return {
       features: {

@@ -235,9 +235,11 @@ function step(m: SgxMachine, o: Op, book: Evicted[]): void {
     case 'leaf':
       encls(m, o.leaf, { rcx: o.rcx });
       return;
-    case 'epa':
-      encls(m, Leaf.EPA, { rbx: o.rbx, rcx: o.rcx % 3 === 0 ? o.rcx : epcPa(pick(freePages(m), o.rcx)) });
+    case 'epa': {
+      const free = freePages(m);
+      encls(m, Leaf.EPA, { rbx: o.rbx, rcx: o.rcx % 3 === 0 || !free.length ? o.rcx : epcPa(pick(free, o.rcx)) });
       return;
+    }
     case 'ewb':
     case 'evict': {
       const target = o.k === 'evict' ? pick([...childPages(m), ...secsPages(m)], o.page) : o.page;
