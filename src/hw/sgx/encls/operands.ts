@@ -1,0 +1,83 @@
+/**
+ * How ENCLS leaves reach their operands in this model. Kernel linear addresses equal physical addresses (an
+ * identity direct map of the canonical lower half), so:
+ * - an address is canonical iff it is below 2^47 (register operands are non-negative safe integers, and the upper
+ *   canonical half holds nothing in the model; a pointer there faults with #PF when used);
+ * - a non-EPC memory operand (PAGEINFO, SECINFO, SIGSTRUCT, EINITTOKEN, PCMD, source/destination pages) is read
+ *   and written with non-enclave semantics: EPC reads as all-ones and writes to EPC are dropped (abort page);
+ * - an address with nothing behind it page-faults with P = 0, as an unmapped kernel address would.
+ * Faults the EPCM or the "must be EPC" rules cause are #PF with P = 1 and the SGX bit (SDM Vol. 3A §4.7:
+ * "the exception is unrelated to paging and resulted from violation of SGX-specific access-control
+ * requirements"), plus W when the leaf writes the operand. ENCLS runs at CPL 0, so U = 0.
+ * Every aligned ENCLS memory operand fits in one page, so "mapped" is a per-page question.
+ */
+import { type CpuFault, gp, PfErr, pf } from '../../fault';
+import { PAGE_SIZE } from '../../mem/index';
+import { DIRECT_MAP_LIMIT, type SgxMachine } from '../sgx-machine';
+
+const UPPER_HALF_START = (1n << 64n) - (1n << 47n);
+
+/** A register operand as an address. A value that is not a non-negative safe integer is a caller bug. */
+export function regAddr(v: number | bigint | undefined, name: string): number {
+  if (v === undefined) return 0;
+  const n = typeof v === 'bigint' ? Number(v) : v;
+  if (!Number.isSafeInteger(n) || n < 0 || (typeof v === 'bigint' && BigInt(n) !== v))
+    throw new RangeError(`ENCLS ${name} must be a physical address (a non-negative safe integer), got ${String(v)}`);
+  return n;
+}
+
+/** Canonical (below 2^47 here) and aligned to `align`: otherwise the SDM's #GP(0). */
+export function addrOk(pa: number, align: number): boolean {
+  return pa < DIRECT_MAP_LIMIT && pa % align === 0;
+}
+
+/**
+ * A linear address read from memory (PAGEINFO.SRCPGE, .SECINFO/.PCMD, .SECS): #GP(0) when non-canonical or
+ * misaligned; otherwise a number. Upper-half canonical pointers become numbers ≥ 2^47 that fault on use (their
+ * CR2 is the nearest double: the model never maps the upper half).
+ */
+export function pointer(v: bigint, align: number): number | CpuFault {
+  const u = BigInt.asUintN(64, v);
+  if (u % BigInt(align) !== 0n) return gp();
+  if (u < BigInt(DIRECT_MAP_LIMIT)) return Number(u);
+  if (u >= UPPER_HALF_START) return Number(u);
+  return gp();
+}
+
+/** #PF the EPCM or an EPC-residency rule raises. */
+export function sgxPf(addr: number, write: boolean): CpuFault {
+  return pf(addr, PfErr.P | PfErr.SGX | (write ? PfErr.W : 0));
+}
+
+function mapped(m: SgxMachine, pa: number): boolean {
+  return pa < DIRECT_MAP_LIMIT && m.physMem.isMapped(pa);
+}
+
+/** "IF (DS:x does not resolve within an EPC) THEN #PF(DS:x)": the EPC page index of `pa`, or the fault. */
+export function epcIndex(m: SgxMachine, pa: number, write: boolean): number | CpuFault {
+  if (!mapped(m, pa)) return pf(pa, write ? PfErr.W : 0);
+  const index = m.epc.indexOf(pa);
+  return index === undefined ? sgxPf(pa, write) : index;
+}
+
+/** Reads a non-EPC memory operand of `len` bytes (within one page). */
+export function readMem(m: SgxMachine, pa: number, len: number): Uint8Array | CpuFault {
+  if (!mapped(m, pa)) return pf(pa, 0);
+  if (m.epc.isEpc(pa)) return new Uint8Array(len).fill(0xff);
+  return m.physMem.read(pa, len);
+}
+
+/** A write to a non-EPC operand would fault: checked before a leaf commits anything. */
+export function writeFault(m: SgxMachine, pa: number): CpuFault | undefined {
+  return mapped(m, pa) ? undefined : pf(pa, PfErr.W);
+}
+
+/** Writes a non-EPC memory operand (the caller has checked writeFault). Bytes aimed at EPC are dropped. */
+export function writeMem(m: SgxMachine, pa: number, bytes: Uint8Array): void {
+  if (!m.epc.isEpc(pa)) m.physMem.write(pa, bytes);
+}
+
+/** Offset of `pa` within its page. */
+export function pageOffset(pa: number): number {
+  return pa % PAGE_SIZE;
+}
