@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { ElfError, isSdkError } from '../sdk/index';
 import { CliError } from './cli-error';
+import { registerDemo } from './demo';
 import { type CliIo, processIo } from './io';
 import { registerKeygen } from './keygen';
 import { registerMeasure } from './measure';
@@ -30,6 +31,7 @@ export function buildProgram(io: CliIo = processIo): Command {
   registerSign(program, io);
   registerSigstruct(program, io);
   registerKeygen(program, io);
+  registerDemo(program, io);
   return program;
 }
 

@@ -38,9 +38,17 @@ export function eextendRecord(enclaveOffset: bigint): Uint8Array {
   return r;
 }
 
-/** A running MRENCLAVE: the SHA-256 state plus the count of 64-byte updates (SECS hidden MEASUREMENT state). */
+/**
+ * A running MRENCLAVE: the SHA-256 state plus the count of 64-byte updates (SECS hidden MEASUREMENT state).
+ * Records are staged in a buffer and hashed in large pieces: SHA-256 of the concatenation is the same however it
+ * is split, and one native update per 64 KiB costs far less than two per EEXTEND.
+ */
 export class Measurement {
+  private static readonly STAGE = 64 * 1024;
   private updates = 0;
+  private stage = new Uint8Array(Measurement.STAGE);
+  private stageView = new DataView(this.stage.buffer);
+  private staged = 0;
 
   private constructor(private readonly hash: Sha256Hash) {}
 
@@ -53,32 +61,51 @@ export class Measurement {
     return this.updates;
   }
 
+  private room(n: number): number {
+    if (this.staged + n > this.stage.length) this.flush();
+    const at = this.staged;
+    this.staged += n;
+    return at;
+  }
+
+  private flush(): void {
+    if (this.staged) this.hash.update(this.stage.subarray(0, this.staged));
+    this.staged = 0;
+  }
+
   ecreate(ssaFrameSize: number, size: bigint): void {
-    this.hash.update(ecreateRecord(ssaFrameSize, size));
+    this.stage.set(ecreateRecord(ssaFrameSize, size), this.room(64));
     this.updates += 1;
   }
 
   eadd(enclaveOffset: bigint, secinfoFlags: bigint): void {
-    this.hash.update(eaddRecord(enclaveOffset, secinfoFlags));
+    this.stage.set(eaddRecord(enclaveOffset, secinfoFlags), this.room(64));
     this.updates += 1;
   }
 
-  /** Measures one 256-byte chunk. */
+  /** Measures one 256-byte chunk: the EEXTEND record built in place, then the data. */
   eextend(enclaveOffset: bigint, chunk: Uint8Array): void {
     if (chunk.length !== EEXTEND_CHUNK) throw new Error(`EEXTEND measures ${EEXTEND_CHUNK} bytes, got ${chunk.length}`);
-    this.hash.update(eextendRecord(enclaveOffset));
-    this.hash.update(chunk);
+    const at = this.room(64 + EEXTEND_CHUNK);
+    this.stage.set(EEXTEND_TAG, at);
+    this.stageView.setBigUint64(at + 8, BigInt.asUintN(64, enclaveOffset), true);
+    this.stage.fill(0, at + 16, at + 64);
+    this.stage.set(chunk, at + 64);
     this.updates += 5;
   }
 
   /** SHA256FINAL without disturbing the running state (EINIT may fail and the enclave stays uninitialized). */
   finalize(): Uint8Array {
+    this.flush();
     return this.hash.clone().digest();
   }
 
   clone(): Measurement {
+    this.flush();
     const m = new Measurement(this.hash.clone());
     m.updates = this.updates;
     return m;
   }
 }
+
+const EEXTEND_TAG = Uint8Array.of(0x45, 0x45, 0x58, 0x54, 0x45, 0x4e, 0x44, 0x00);

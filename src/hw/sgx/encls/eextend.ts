@@ -38,6 +38,9 @@ export function eextend(m: SgxMachine, regs: EnclsRegs): EnclsOutcome {
   // ENCLAVEOFFSET = ENCLAVEADDRESS - BASEADDR + (RCX & 0FFFH)
   const offset = pageOffset(chunkPa);
   const base = getField(SECS, secsPage, 0, 'baseAddr');
-  measurement.eextend(e.enclaveAddress - base + BigInt(offset), m.epcPage(page).slice(offset, offset + EEXTEND_CHUNK));
+  measurement.eextend(
+    e.enclaveAddress - base + BigInt(offset),
+    m.epcPage(page).subarray(offset, offset + EEXTEND_CHUNK),
+  );
   return DONE;
 }

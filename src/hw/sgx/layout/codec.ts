@@ -68,8 +68,16 @@ function fieldOf(layout: Layout, name: string): Field {
   return f;
 }
 
+// Hot ENCLS paths read fields of the same pages over and over; a DataView per buffer is enough.
+const views = new WeakMap<Uint8Array, DataView>();
+
 function view(buf: Uint8Array): DataView {
-  return new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let v = views.get(buf);
+  if (!v) {
+    v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    views.set(buf, v);
+  }
+  return v;
 }
 
 function readAt(dv: DataView, buf: Uint8Array, base: number, f: Field): number | bigint | Uint8Array {
