@@ -17,8 +17,34 @@ import { fileURLToPath } from 'node:url';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PREBUILT = join(HERE, 'prebuilt');
 
-/** Each enclave: its source directory, sources in link order, and linker script. */
-export const ENCLAVES = [{ name: 'sample', dir: 'sample', sources: ['entry.S', 'sample.c'], lds: 'sample.lds' }];
+/** The trusted runtime (enclaves/runtime/), linked into every enclave but the sample. Paths from an enclave's dir. */
+const RUNTIME = {
+  sources: ['../runtime/entry.S', '../runtime/edge.c', '../runtime/exception.c', '../runtime/enclu.c', '../runtime/string.c'],
+  lds: '../runtime/enclave.lds',
+  flags: ['-I../runtime/include'],
+};
+
+/**
+ * Each enclave: its source directory, sources in link order, linker script, and flags beyond CFLAGS. The sample
+ * is the selftests-shaped enclave without the runtime; the others are built on the runtime.
+ */
+export const ENCLAVES = [
+  { name: 'sample', dir: 'sample', sources: ['entry.S', 'sample.c'], lds: 'sample.lds', flags: [] },
+  {
+    name: 'seal',
+    dir: 'seal',
+    sources: [...RUNTIME.sources, 'seal.c', 'blob.c', 'gcm.c', 'cmac.c', 'aes.c'],
+    lds: RUNTIME.lds,
+    flags: RUNTIME.flags,
+  },
+  {
+    name: 'compute',
+    dir: 'compute',
+    sources: [...RUNTIME.sources, 'compute.c', 'faults.S', 'sha256.c', 'crc32.c', 'sort.c'],
+    lds: RUNTIME.lds,
+    flags: RUNTIME.flags,
+  },
+];
 
 export const CFLAGS = [
   '-std=gnu11',
@@ -58,7 +84,10 @@ export function toolchain() {
 export function buildEnclave(e, outDir) {
   const src = join(HERE, e.dir);
   const out = resolve(outDir, `${e.name}.elf`);
-  execFileSync('gcc', [...CFLAGS, `-Wl,-T,${e.lds}`, '-o', out, ...e.sources], { cwd: src, stdio: 'inherit' });
+  execFileSync('gcc', [...CFLAGS, ...e.flags, `-Wl,-T,${e.lds}`, '-o', out, ...e.sources], {
+    cwd: src,
+    stdio: 'inherit',
+  });
   return out;
 }
 
@@ -71,7 +100,11 @@ function main(argv) {
   for (const e of ENCLAVES) {
     const path = buildEnclave(e, outDir);
     const bytes = readFileSync(path);
-    manifest.enclaves[`${e.name}.elf`] = { sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length };
+    manifest.enclaves[`${e.name}.elf`] = {
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      size: bytes.length,
+      ...(e.flags.length ? { flags: e.flags } : {}),
+    };
     process.stdout.write(`built ${path}\n`);
   }
   if (resolve(outDir) === PREBUILT) writeFileSync(join(PREBUILT, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);

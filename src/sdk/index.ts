@@ -2,4 +2,5 @@
 export * from './elf/index';
 export * from './errors/index';
 export * from './layout/index';
+export * from './runtime-abi';
 export * from './sign/index';
