@@ -39,16 +39,28 @@ function impliesNewAddr(r: { flags: number }): boolean {
   return (r.flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) !== 0;
 }
 
-/** remap_is_valid(). */
-function remapIsValid(mm: Mm, r: Remap): 0 | Errno {
-  const vma = r.vma;
+/**
+ * check_prep_vma(): the checks against the source VMA (Linux 6.17+). Shrinks may unmap past the VMA end;
+ * anything that maps new space must stay inside the VMA and respect VM_DONTEXPAND/VM_PFNMAP.
+ * @returns 0, or EFAULT (no VMA, range past its end, growing a VM_DONTEXPAND/VM_PFNMAP VMA), EINVAL
+ *   (duplicating a private mapping, DONTUNMAP of a special mapping), ENOMEM (RLIMIT_AS).
+ */
+function checkPrepVma(mm: Mm, r: Remap): 0 | Errno {
+  const vma = r.vma as Vma | undefined;
+  if (!vma) return EFAULT;
+  r.delta = Math.abs(r.oldLen - r.newLen);
+  if (!impliesNewAddr(r)) r.newAddr = r.addr;
+  const expand = r.newLen > r.oldLen;
+  if (!expand && !impliesNewAddr(r)) return 0;
   if (r.oldLen === 0 && !(vma.flags & (VM_SHARED | VM_MAYSHARE))) return EINVAL;
   if (r.flags & MREMAP_DONTUNMAP && vma.flags & (VM_DONTEXPAND | VM_PFNMAP)) return EINVAL;
-  // "We can't remap across vm area boundaries"
-  if (r.oldLen > vma.end - r.addr) return EFAULT;
-  if (r.newLen === r.oldLen) return 0;
+  // "We permit crossing of boundaries for the range being unmapped due to a shrink."
+  const oldLen = r.oldLen > r.newLen ? r.newLen : r.oldLen;
+  // "We can't remap across the end of VMAs, as another VMA may be adjacent"
+  if (oldLen > vma.end - r.addr) return EFAULT;
+  if (r.newLen === oldLen) return 0;
   if (vma.flags & (VM_DONTEXPAND | VM_PFNMAP)) return EFAULT;
-  if (r.newLen > r.oldLen && !mm.mayExpandVm(r.delta / PAGE_SIZE)) return ENOMEM;
+  if (!mm.mayExpandVm(r.delta / PAGE_SIZE)) return ENOMEM;
   return 0;
 }
 
@@ -119,7 +131,7 @@ function copyVma(mm: Mm, r: Remap, pgoffIn: number): Vma {
 /** move_vma(). @returns the new address, or ENOMEM / a may_split or ->mremap Errno. */
 function moveVma(mm: Mm, r: Remap): number | Errno {
   // prep_move_vma(): "We'd prefer to avoid failure later on in do_munmap"
-  if (mm.mapCount >= mm.ctx.maxMapCount - 3) return ENOMEM;
+  if (mm.ctx.maxMapCount - mm.mapCount < 4) return ENOMEM;
   const vma = r.vma;
   if (vma.ops?.may_split) {
     let e: 0 | Errno = 0;
@@ -145,7 +157,14 @@ function moveVma(mm: Mm, r: Remap): number | Errno {
   }
   mm.totalVm += r.newLen / PAGE_SIZE;
   if (err === 0 && r.flags & MREMAP_DONTUNMAP) {
-    r.vma.flags &= ~(VM_LOCKED_MASK | VM_ACCOUNT);
+    // dontunmap_complete(): the old VMA stays, empty (still accounted since "mm/mremap: correctly account
+    // old mapping after MREMAP_DONTUNMAP remap"); it loses its anon_vma when fully copied.
+    const old = r.vma;
+    old.flags &= ~VM_LOCKED_MASK;
+    if (newVma !== old && r.addr === old.start && r.addr + r.oldLen === old.end) {
+      old.anonVma = null;
+      old.anonVmaChain = [];
+    }
     return r.newAddr;
   }
   // unmap_source_vma(): unmapping the source must not uncharge what the move kept.
@@ -173,8 +192,6 @@ function shrinkVma(mm: Mm, r: Remap): 0 | Errno {
 
 /** mremap_to(): an explicit destination (MREMAP_FIXED or MREMAP_DONTUNMAP). */
 function mremapTo(mm: Mm, r: Remap, t: Task): number | Errno {
-  if (r.newLen > TASK_SIZE || r.newAddr > TASK_SIZE - r.newLen) return EINVAL;
-  if (r.addr + r.oldLen > r.newAddr && r.newAddr + r.newLen > r.addr) return EINVAL;
   if (r.flags & MREMAP_FIXED) {
     const e = doMunmap(mm, r.newAddr, r.newLen);
     if (e !== 0) return e;
@@ -187,18 +204,14 @@ function mremapTo(mm: Mm, r: Remap, t: Task): number | Errno {
     if (e !== 0) return e;
     r.oldLen = r.newLen;
   }
-  const e = remapIsValid(mm, r);
-  if (e !== 0) return e;
   if (r.flags & MREMAP_DONTUNMAP && !mm.mayExpandVm(r.oldLen / PAGE_SIZE)) return ENOMEM;
   const e2 = setNewAddr(mm, r, t);
   if (e2 !== 0) return e2;
   return moveVma(mm, r);
 }
 
-/** expand_vma(): grow in place when the tail is free, else move (MREMAP_MAYMOVE) or fail. */
+/** expand_vma(): grow in place when the tail is free, else move (MREMAP_MAYMOVE) or fail with ENOMEM. */
 function expandVma(mm: Mm, r: Remap, t: Task): number | Errno {
-  const e = remapIsValid(mm, r);
-  if (e !== 0) return e;
   const vma = r.vma;
   const newEnd = vma.end + r.delta;
   const canInPlace = vma.end - r.addr === r.oldLen && !mm.vmas.intersection(vma.end, newEnd) && newEnd <= TASK_SIZE;
@@ -227,13 +240,65 @@ function expandVma(mm: Mm, r: Remap, t: Task): number | Errno {
   return moveVma(mm, r);
 }
 
+/** vma_multi_allowed(): a VMA whose file picks its own addresses cannot be part of a multi-VMA move. */
+function multiAllowed(vma: Vma): boolean {
+  return !vma.file || !vma.file.fops.get_unmapped_area;
+}
+
 /**
- * do_mremap().
- * @returns the (possibly new) address, or: EINVAL (unknown flags, unaligned addresses, zero new length,
+ * remap_move() (Linux 6.17+): MREMAP_FIXED with old_len == new_len moves every VMA in the source range,
+ * keeping the gaps between them. The range may not start in a hole.
+ */
+function remapMove(mm: Mm, r: Remap, t: Task): number | Errno {
+  const start = r.addr;
+  const end = r.addr + r.oldLen;
+  let target = r.newAddr;
+  let res: number | Errno = EFAULT;
+  let lastEnd = 0;
+  let seen = false;
+  let cursor = start;
+  // for_each_vma_range(): the iterator only moves forward, so a VMA the destination merged into (which may
+  // start before the cursor) is not visited again.
+  const nextFrom = (from: number): Vma | undefined => {
+    let v = mm.vmas.find(from);
+    while (v && seen && v.start < from) v = mm.vmas.next(v);
+    return v;
+  };
+  for (let vma = nextFrom(cursor); vma && vma.start < end; vma = nextFrom(cursor)) {
+    const a = Math.max(vma.start, start);
+    const len = Math.min(end, vma.end) - a;
+    // "No gap permitted at the start of the range."
+    if (!seen && start < vma.start) return EFAULT;
+    const offset = seen ? vma.start - lastEnd : 0;
+    lastEnd = vma.end;
+    cursor = vma.end;
+    r.vma = vma;
+    r.addr = a;
+    r.newAddr = target + offset;
+    r.oldLen = len;
+    r.newLen = len;
+    if (!multiAllowed(vma)) {
+      if (seen) return EFAULT;
+      if (vma.end < end) return EFAULT;
+    }
+    let rv: number | Errno = checkPrepVma(mm, r);
+    if (rv === 0) rv = mremapTo(mm, r, t);
+    if (isErrno(rv)) return rv;
+    if (!seen) res = rv;
+    seen = true;
+    target = rv + len;
+  }
+  return res;
+}
+
+/**
+ * do_mremap() (Linux 6.17+ structure).
+ * @returns the (possibly new) address, or: EINVAL (unknown flags, unaligned addresses, zero or huge new length,
  *   MREMAP_FIXED/DONTUNMAP without MREMAP_MAYMOVE, DONTUNMAP with a size change or on a VM_DONTEXPAND/PFNMAP
  *   VMA, overlapping source and destination, duplicating a private mapping with old_len 0); EFAULT (no VMA at
- *   addr, range crossing a VMA end, growing a VM_DONTEXPAND/VM_PFNMAP VMA); ENOMEM (cannot grow in place
- *   without MREMAP_MAYMOVE, map count, RLIMIT_AS, overcommit); or a driver's ->mremap / may_split Errno.
+ *   addr, range crossing a VMA end, growing a VM_DONTEXPAND/VM_PFNMAP VMA, a gap in a multi-VMA move); ENOMEM
+ *   (cannot grow in place without MREMAP_MAYMOVE, map count, RLIMIT_AS, overcommit); or a driver's ->mremap /
+ *   may_split Errno.
  */
 export function doMremap(
   mm: Mm,
@@ -244,26 +309,33 @@ export function doMremap(
   newAddr: number,
   t: Task,
 ): number | Errno {
+  const oldLen = pageAlign(oldLenIn);
+  const newLen = pageAlign(newLenIn);
   // check_mremap_params()
   if (flags & ~(MREMAP_FIXED | MREMAP_MAYMOVE | MREMAP_DONTUNMAP)) return EINVAL;
   if (addr % PAGE_SIZE !== 0) return EINVAL;
-  if (pageAlign(newLenIn) === 0) return EINVAL;
-  if (impliesNewAddr({ flags })) {
+  if (newLen === 0) return EINVAL;
+  if (newLen > TASK_SIZE) return EINVAL;
+  const r: Remap = { addr, oldLen, newLen, flags, newAddr, vma: undefined as unknown as Vma, delta: 0 };
+  if (impliesNewAddr(r)) {
+    if (newAddr > TASK_SIZE - newLen) return EINVAL;
     if (newAddr % PAGE_SIZE !== 0) return EINVAL;
     if (!(flags & MREMAP_MAYMOVE)) return EINVAL;
-    if (flags & MREMAP_DONTUNMAP && oldLenIn !== newLenIn) return EINVAL;
-    if (mm.mapCount + 2 >= mm.ctx.maxMapCount - 3) return ENOMEM;
+    if (flags & MREMAP_DONTUNMAP && oldLen !== newLen) return EINVAL;
+    // "Target VMA must not overlap source VMA."
+    if (addr + oldLen > newAddr && newAddr + newLen > addr) return EINVAL;
+    if (mm.ctx.maxMapCount - mm.mapCount < 6) return ENOMEM;
   }
-  const oldLen = pageAlign(oldLenIn);
-  const newLen = pageAlign(newLenIn);
+  if (flags & MREMAP_FIXED && oldLen === newLen) return remapMove(mm, r, t);
   const vma = mm.vmas.lookup(addr);
-  if (!vma) return EFAULT;
-  const r: Remap = { addr, oldLen, newLen, flags, newAddr, vma, delta: Math.abs(oldLen - newLen) };
+  r.vma = vma as Vma;
+  const e = checkPrepVma(mm, r);
+  if (e !== 0) return e;
   if (impliesNewAddr(r)) return mremapTo(mm, r, t);
   if (r.delta === 0) return addr;
   if (oldLen > newLen) {
-    const e = doMunmap(mm, addr + newLen, r.delta);
-    return e === 0 ? addr : e;
+    const e2 = doMunmap(mm, addr + newLen, r.delta);
+    return e2 === 0 ? addr : e2;
   }
   return expandVma(mm, r, t);
 }

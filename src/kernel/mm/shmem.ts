@@ -6,14 +6,18 @@
  */
 import { type FileOperations, type Inode, O_RDWR_FLAGS, OpenFile } from '../fd/file';
 import type { PageAllocator } from './page-allocator';
-import { VM_FAULT_OOM, type VmFault, type VmFaultResult, type VmOperations } from './types';
+import { VM_FAULT_OOM, VM_FAULT_SIGBUS, type VmFault, type VmFaultResult, type VmOperations } from './types';
 import type { Vma } from './vma';
 
 /** The page cache of one shmem inode. */
 export class ShmemObject {
   /** pgoff → frame. */
   readonly pages = new Map<number, number>();
-  constructor(readonly allocator: PageAllocator) {}
+  constructor(
+    readonly allocator: PageAllocator,
+    /** i_size in pages: the length of the mapping that created the object. */
+    readonly sizePages: number,
+  ) {}
 }
 
 /** The anon-shared mount's device (shm_mnt): 00:01 on x86-64 Linux. */
@@ -31,6 +35,9 @@ const shmemFops: FileOperations = {
 function shmemFault(vmf: VmFault): VmFaultResult {
   const file = vmf.vma.file!;
   const obj = file.privateData as ShmemObject;
+  // shmem_fault() -> shmem_get_folio_gfp(): a page at or beyond i_size is SIGBUS (e.g. after mremap grew the
+  // mapping past the object's size).
+  if (vmf.pgoff >= obj.sizePages) return VM_FAULT_SIGBUS;
   let pfn = obj.pages.get(vmf.pgoff);
   const pages = vmf.vma.mm.ctx.pages;
   if (pfn === undefined) {
@@ -45,7 +52,7 @@ function shmemFault(vmf: VmFault): VmFaultResult {
 export const shmemVmOps: VmOperations = { fault: shmemFault };
 
 /**
- * shmem_zero_setup(): gives `vma` a fresh shmem file (dropping any file it had, e.g. /dev/zero) and the
+ * shmem_zero_setup(): gives `vma` a fresh shmem file of the VMA's size (dropping any file it had, e.g. /dev/zero) and the
  * shmem vm_ops.
  */
 export function shmemZeroSetup(vma: Vma): void {
@@ -58,7 +65,7 @@ export function shmemZeroSetup(vma: Vma): void {
     fops: shmemFops,
   };
   const file = new OpenFile(inode, O_RDWR_FLAGS, ids.file());
-  file.privateData = new ShmemObject(vma.mm.ctx.pages);
+  file.privateData = new ShmemObject(vma.mm.ctx.pages, vma.pages);
   vma.file?.put();
   vma.file = file;
   vma.ops = shmemVmOps;
