@@ -55,7 +55,7 @@ function checkPrepVma(mm: Mm, r: Remap): 0 | Errno {
   if (r.oldLen === 0 && !(vma.flags & (VM_SHARED | VM_MAYSHARE))) return EINVAL;
   if (r.flags & MREMAP_DONTUNMAP && vma.flags & (VM_DONTEXPAND | VM_PFNMAP)) return EINVAL;
   // "We permit crossing of boundaries for the range being unmapped due to a shrink."
-  const oldLen = r.oldLen > r.newLen ? r.newLen : r.oldLen;
+  const oldLen = Math.min(r.oldLen, r.newLen);
   // "We can't remap across the end of VMAs, as another VMA may be adjacent"
   if (oldLen > vma.end - r.addr) return EFAULT;
   if (r.newLen === oldLen) return 0;
@@ -242,7 +242,7 @@ function expandVma(mm: Mm, r: Remap, t: Task): number | Errno {
 
 /** vma_multi_allowed(): a VMA whose file picks its own addresses cannot be part of a multi-VMA move. */
 function multiAllowed(vma: Vma): boolean {
-  return !vma.file || !vma.file.fops.get_unmapped_area;
+  return !vma.file?.fops.get_unmapped_area;
 }
 
 /**
