@@ -96,11 +96,13 @@ export class Signals {
     if (t.state === 'dead') return false;
     if (sig === SIGKILL) return true;
     if (t.state === 'stopped') return false;
-    return t.cpu !== undefined || !this.hasDeliverable(t);
+    // "task_curr(p) || !task_sigpending(p)": prefer a thread that is running or not already signalled.
+    return t.cpu !== undefined || !t.sigpendingFlag;
   }
 
   /** signal_wake_up(): interrupt a sleep, or kick a CPU running the task's guest code. */
   private wakeUp(t: Task, fatal: boolean): void {
+    t.sigpendingFlag = true;
     if (t.state === 'blocked' && (!t.blockedOn?.block.uninterruptible || fatal)) this.k.sched.wakeTask(t, 'signal');
     else if (t.state === 'stopped' && fatal) this.k.sched.resumeStopped(t);
     else if (t.guest && t.cpu !== undefined) this.k.sched.sendIpi([t.cpu]);
@@ -210,7 +212,11 @@ export class Signals {
       }
       if (p.stopSig !== undefined) return { kind: 'stop' };
       const ps = this.dequeue(t);
-      if (!ps) return { kind: 'none' };
+      if (!ps) {
+        // recalc_sigpending()
+        t.sigpendingFlag = false;
+        return { kind: 'none' };
+      }
       const sig = ps.info.si_signo;
       const act = t.sighand.get(sig);
       if (act.handler === 'SIG_IGN') continue;

@@ -87,6 +87,8 @@ export class Task implements Waiter {
   sigmask = 0n;
   /** Saved masks of running handlers (rt_sigreturn pops). */
   readonly sigframes: bigint[] = [];
+  /** TIF_SIGPENDING: set by signal_wake_up(), cleared when get_signal() finds nothing more. */
+  sigpendingFlag = false;
   /** Private pending signals (tkill/tgkill, faults). */
   readonly pending: PendingSignal[] = [];
   /** Queues the task sleeps on, and its timeout. */
