@@ -28,6 +28,7 @@ import {
   SIGTERM,
   SIGUSR1,
   SIGUSR2,
+  type SigActionOut,
   type SigInfo,
   sigmask,
   WCONTINUED,
@@ -97,7 +98,7 @@ describe('handlers', () => {
         },
       });
       await sys.kill(await sys.getpid(), SIGUSR1);
-      const old: { handler?: unknown } = {};
+      const old: SigActionOut = {};
       await sys.sigaction(SIGUSR1, null, old);
       log.push(`now ${String(old.handler)}`);
       await sys.kill(await sys.getpid(), SIGUSR1);
@@ -136,7 +137,16 @@ describe('handlers', () => {
       return 0;
     });
     // Standard signals do not queue twice; SIGKILL cannot be blocked.
-    expect(log).toEqual(['pending a00', 'after ign 200', 'usr1', 'unblocked', 'mask 800', 'EINVAL', 'EINVAL', 'EFAULT']);
+    expect(log).toEqual([
+      'pending a00',
+      'after ign 200',
+      'usr1',
+      'unblocked',
+      'mask 800',
+      'EINVAL',
+      'EINVAL',
+      'EFAULT',
+    ]);
   });
 
   it('a blocking call interrupted by a handler fails with EINTR, or restarts with SA_RESTART', async () => {
@@ -189,7 +199,8 @@ describe('faults become signals', () => {
       await sys.sigaction(SIGSEGV, {
         handler: async (s, _sig, info) => {
           infos.push(info);
-          if (infos.length === 1) await s.mmap(hole + P, P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+          if (infos.length === 1)
+            await s.mmap(hole + P, P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
           else await s.mprotect(hole, P, PROT_READ | PROT_WRITE);
         },
       });

@@ -128,7 +128,10 @@ async function simulate(): Promise<string> {
     return 0;
   });
   const r = await k.run({ maxSteps: 100_000 });
-  expect(r.kind, `run ended with ${JSON.stringify(r)} after:\n${lines.join('\n')}\n${JSON.stringify(k.snapshot().processes.map((p) => [p.pid, p.stat, p.threads.map((t) => t.state)]))}`).toBe('idle');
+  expect(
+    r.kind,
+    `run ended with ${JSON.stringify(r)} after:\n${lines.join('\n')}\n${JSON.stringify(k.snapshot().processes.map((p) => [p.pid, p.stat, p.threads.map((t) => t.state)]))}`,
+  ).toBe('idle');
   return `${lines.join('\n').replace(/ ok$/gm, ' ok')}\n`;
 }
 
