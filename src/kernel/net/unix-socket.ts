@@ -41,6 +41,36 @@ export interface Skb {
   fds: OpenFile[] | null;
   /** The socket that sent it (its flow-control budget is charged while queued). */
   readonly from: UnixSocket;
+  /** skb->truesize charged to the sender's sk_wmem_alloc. */
+  readonly truesize: number;
+}
+
+const PAGE = 4096;
+/** SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) and SKB_DATA_ALIGN(sizeof(struct sk_buff)) on x86-64. */
+const SKB_SHINFO = 320;
+const SKB_STRUCT = 256;
+/** SKB_MAX_HEAD(0): what fits in one page of linear data. */
+const SKB_MAX_HEAD0 = PAGE - SKB_SHINFO;
+/** SKB_MAX_ALLOC = SKB_MAX_ORDER(0, 2): the dgram linear limit. */
+const SKB_MAX_ALLOC = (PAGE << 2) - SKB_SHINFO;
+/** UNIX_SKB_FRAGS_SZ: PAGE_SIZE << get_order(32768). */
+const UNIX_SKB_FRAGS_SZ = 32768;
+const MAX_SKB_FRAGS = 17;
+
+function pageAlign(n: number): number {
+  return Math.ceil(n / PAGE) * PAGE;
+}
+
+/** kmalloc()'s size classes above 256 bytes are powers of two (then whole page orders). */
+function kmallocSize(n: number): number {
+  let s = 512;
+  while (s < n) s *= 2;
+  return s;
+}
+
+/** skb->truesize for `linear` head bytes plus `paged` bytes of page fragments (SKB_TRUESIZE()). */
+export function skbTruesize(linear: number, paged: number): number {
+  return kmallocSize(Math.ceil(linear / 64) * 64 + SKB_SHINFO) + paged + SKB_STRUCT;
 }
 
 /** What one receive produced. */
@@ -85,7 +115,7 @@ export class UnixSocket {
   private dequeueSkb(skb: Skb): void {
     const i = this.queue.indexOf(skb);
     if (i >= 0) this.queue.splice(i, 1);
-    skb.from.wmem -= skb.data.length;
+    skb.from.wmem -= skb.truesize;
     skb.from.wq.wakeAll();
   }
 
@@ -102,7 +132,7 @@ export class UnixSocket {
       peer.wq.wakeAll();
     }
     for (const skb of this.queue.splice(0)) {
-      skb.from.wmem -= skb.data.length;
+      skb.from.wmem -= skb.truesize;
       for (const f of skb.fds ?? []) f.put();
     }
     this.wq.wakeAll();
@@ -181,12 +211,16 @@ export class UnixSocket {
         return block(this.wq);
       }
       if (peer.dead || peer.shutdown & RCV_SHUTDOWN) return pipe();
-      const n = Math.min(data.length - sent, (this.sndbuf >> 1) - 64);
-      const skb: Skb = { data: data.slice(sent, sent + n), consumed: 0, fds: pending, from: this };
+      // Segment sizing of unix_stream_sendmsg(): half the send buffer, a page of head, the rest in page frags.
+      let n = Math.min(data.length - sent, (this.sndbuf >> 1) - 64);
+      n = Math.min(n, SKB_MAX_HEAD0 + UNIX_SKB_FRAGS_SZ);
+      const paged = Math.min(n, pageAlign(Math.max(0, n - SKB_MAX_HEAD0)));
+      const truesize = skbTruesize(n - paged, paged);
+      const skb: Skb = { data: data.slice(sent, sent + n), consumed: 0, fds: pending, from: this, truesize };
       if (pending) st.fdsSent = true;
       pending = null;
       peer.queue.push(skb);
-      this.wmem += n;
+      this.wmem += truesize;
       peer.wq.wakeAll();
       sent += n;
       st.sent = sent;
@@ -215,13 +249,21 @@ export class UnixSocket {
     }
     if (this.type === SOCK_SEQPACKET && peer.shutdown & RCV_SHUTDOWN) return drop(this.epipe(t, flags));
     const nonblock = (flags & MSG_DONTWAIT) !== 0 || (file.flags & O_NONBLOCK) !== 0;
-    // unix_recvq_full(): "skb_queue_len > sk_max_ack_backlog", plus the sender's byte budget.
-    if (peer.queue.length > UNIX_MAX_DGRAM_QLEN || this.wmem + data.length > this.sndbuf) {
+    // sock_alloc_send_pskb(): wait while the bytes in flight fill the send buffer.
+    if (this.wmem >= this.sndbuf) {
+      if (nonblock) return drop(EAGAIN);
+      return drop(block(this.wq));
+    }
+    // unix_recvq_full() only applies when the receiver is not connected back to us; a pair always is.
+    if (peer.peer !== this && peer.queue.length > UNIX_MAX_DGRAM_QLEN) {
       if (nonblock) return drop(EAGAIN);
       return drop(block([peer.wq, this.wq]));
     }
-    peer.queue.push({ data: data.slice(), consumed: 0, fds, from: this });
-    this.wmem += data.length;
+    let paged = 0;
+    if (data.length > SKB_MAX_ALLOC) paged = pageAlign(Math.min(data.length - SKB_MAX_ALLOC, MAX_SKB_FRAGS * PAGE));
+    const truesize = skbTruesize(data.length - paged, paged);
+    peer.queue.push({ data: data.slice(), consumed: 0, fds, from: this, truesize });
+    this.wmem += truesize;
     peer.wq.wakeAll();
     return data.length;
   }
