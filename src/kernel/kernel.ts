@@ -103,6 +103,8 @@ export class Kernel {
   readonly signals: Signals;
   readonly exits: Exits;
   readonly futexes = new FutexTable();
+  /** Every open file description not yet released (fds, mappings and in-flight SCM_RIGHTS keep them). */
+  readonly liveFiles = new Set<OpenFile>();
   /** Live processes by pid. */
   readonly processes = new Map<number, Process>();
   /** Live tasks by tid. */
@@ -146,6 +148,7 @@ export class Kernel {
       ids: {
         ino: () => this.vfs.allocIno(),
         file: () => this.nextFileId++,
+        registry: this.liveFiles,
       },
     };
     this.sched = new Scheduler(
@@ -215,7 +218,7 @@ export class Kernel {
 
   /** A new open file description on `inode` (for drivers creating anonymous files, and for open()). */
   newFile(inode: Inode, flags: number): OpenFile {
-    return new OpenFile(inode, flags, this.allocFileId());
+    return new OpenFile(inode, flags, this.allocFileId(), this.liveFiles);
   }
 
   // ---- host programs and kernel threads ------------------------------------------------------------

@@ -72,7 +72,11 @@ export class OpenFile {
     public flags: number,
     /** A small id for snapshots, unique within one kernel. */
     readonly id: number,
-  ) {}
+    /** The kernel's set of live descriptions (for snapshots and leak checks); the file leaves it at release. */
+    private readonly registry?: Set<OpenFile>,
+  ) {
+    registry?.add(this);
+  }
 
   get fops(): FileOperations {
     return this.inode.fops;
@@ -108,6 +112,7 @@ export class OpenFile {
     if (this.refs <= 0) throw new Error(`fput underflow on ${this.inode.path}`);
     if (--this.refs === 0) {
       this.released = true;
+      this.registry?.delete(this);
       this.fops.release?.(this.inode, this);
     }
   }

@@ -4,6 +4,7 @@
  * mprotect.ts, mremap.ts, fork.ts, exit-mmap.ts, fault.ts), as mm/ does in Linux.
  */
 import { PAGE_SIZE, type PhysMem } from '../../hw/index';
+import type { OpenFile } from '../fd/file';
 import type { PageAllocator } from './page-allocator';
 import { MmPageTable } from './page-table';
 import type { MmuNotifier } from './types';
@@ -33,8 +34,8 @@ export interface MmContext {
   flushTlb(mm: Mm, start: number, end: number): void;
   /** __vm_enough_memory() under the heuristic overcommit policy. */
   vmEnoughMemory(pages: number): boolean;
-  /** Inode numbers and file ids for files mm creates itself (shmem). */
-  readonly ids: { ino(): number; file(): number };
+  /** Inode numbers, file ids and the live-file registry for files mm creates itself (shmem). */
+  readonly ids: { ino(): number; file(): number; readonly registry?: Set<OpenFile> };
 }
 
 export class Mm {

@@ -64,7 +64,7 @@ export function shmemZeroSetup(vma: Vma): void {
     path: '/dev/zero (deleted)',
     fops: shmemFops,
   };
-  const file = new OpenFile(inode, O_RDWR_FLAGS, ids.file());
+  const file = new OpenFile(inode, O_RDWR_FLAGS, ids.file(), ids.registry);
   file.privateData = new ShmemObject(vma.mm.ctx.pages, vma.pages);
   vma.file?.put();
   vma.file = file;

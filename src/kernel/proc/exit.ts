@@ -23,6 +23,7 @@ import {
 } from '../abi/index';
 import type { Kernel } from '../kernel';
 import { exitMmap } from '../mm/exit-mmap';
+import { unixGc } from '../net/unix-gc';
 import type { Process } from './process';
 import type { Task } from './task';
 
@@ -78,7 +79,10 @@ export class Exits {
     if (mm && --mm.users === 0) exitMmap(mm);
     const files = t.files;
     t.files = null;
-    if (files && --files.users === 0) files.closeAll();
+    if (files && --files.users === 0) {
+      files.closeAll();
+      unixGc(k.liveFiles);
+    }
     t.sighand.users--;
     if (p.threads.length === 0) this.exitNotify(p, p.groupExit ?? status);
   }

@@ -35,6 +35,7 @@ import {
 } from '../abi/index';
 import { FMODE_READ, FMODE_WRITE, type OpenFile } from '../fd/file';
 import { accessOk, strncpyFromUser } from '../mm/uaccess';
+import { unixGc } from '../net/unix-gc';
 import type { Task } from '../proc/task';
 import { argInt, argU64, argUint } from './args';
 import type { SyscallArgs, SyscallCtx, SyscallResult } from './types';
@@ -103,10 +104,11 @@ export function sysOpenat(t: Task, a: SyscallArgs, ctx: SyscallCtx): SyscallResu
 }
 
 /** close(2). @returns 0 or EBADF. */
-export function sysClose(t: Task, a: SyscallArgs): SyscallResult {
+export function sysClose(t: Task, a: SyscallArgs, ctx: SyscallCtx): SyscallResult {
   const f = t.files!.remove(argInt(a, 0));
   if (isErrno(f)) return f;
   f.put();
+  if (f.inode.kind === 'sock') unixGc(ctx.k.liveFiles);
   return 0;
 }
 
