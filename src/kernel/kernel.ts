@@ -12,6 +12,7 @@ import { Mm, type MmContext } from './mm/mm';
 import { PageAllocator } from './mm/page-allocator';
 import { procMaps } from './mm/proc-maps';
 import { Exits } from './proc/exit';
+import { outOfMemory } from './proc/oom';
 import { defaultRlimits, Process } from './proc/process';
 import { SigHand } from './proc/sighand';
 import { Signals } from './proc/signals';
@@ -145,6 +146,13 @@ export class Kernel {
       maxMapCount: this.limits.maxMapCount,
       flushTlb: (mm, start, end) => this.flushTlb(mm, start, end),
       vmEnoughMemory: (pages) => pages <= this.pages.totalPages,
+      allocPage: (mm) => {
+        let pfn = this.pages.alloc();
+        if (pfn !== undefined) return pfn;
+        if (!outOfMemory(this) || mm.dead) return undefined;
+        pfn = this.pages.alloc();
+        return pfn;
+      },
       ids: {
         ino: () => this.vfs.allocIno(),
         file: () => this.nextFileId++,

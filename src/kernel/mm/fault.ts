@@ -81,7 +81,7 @@ function doAnonymousPage(mm: Mm, vma: Vma, addr: number, write: boolean): FaultO
     return OK;
   }
   anonVmaPrepare(vma);
-  const pfn = mm.ctx.pages.alloc();
+  const pfn = mm.ctx.allocPage(mm);
   if (pfn === undefined) return { kind: 'oom', addr };
   installPage(mm, vma, addr, pfn, true, true);
   return OK;
@@ -108,7 +108,7 @@ function doFault(mm: Mm, vma: Vma, addr: number, realAddr: number, flags: number
     case 'PAGE': {
       if (write && !(vma.flags & VM_SHARED)) {
         anonVmaPrepare(vma);
-        const copy = mm.ctx.pages.alloc();
+        const copy = mm.ctx.allocPage(mm);
         if (copy === undefined) {
           mm.ctx.pages.put(res.pfn);
           return { kind: 'oom', addr: realAddr };
@@ -148,7 +148,7 @@ function doWpPage(mm: Mm, vma: Vma, addr: number): FaultOutcome {
     return OK;
   }
   anonVmaPrepare(vma);
-  const copy = mm.ctx.pages.alloc();
+  const copy = mm.ctx.allocPage(mm);
   if (copy === undefined) return { kind: 'oom', addr };
   if (pte.pfn !== mm.ctx.zeroPfn) copyUserPage(mm, copy, pte.pfn);
   mm.notifyInvalidate(addr, addr + PAGE_SIZE);

@@ -30,6 +30,12 @@ export interface MmContext {
   readonly zeroPfn: number;
   /** vm.max_map_count. */
   readonly maxMapCount: number;
+  /**
+   * A zeroed RAM frame for `mm`, running the OOM killer and retrying once when RAM is exhausted
+   * (__alloc_pages_slowpath() -> out_of_memory()). Undefined when nothing could be freed, or when `mm` itself
+   * was torn down by the kill.
+   */
+  allocPage(mm: Mm): number | undefined;
   /** flush_tlb_range(): PTEs in [start, end) changed; tell every CPU that may cache them. */
   flushTlb(mm: Mm, start: number, end: number): void;
   /** __vm_enough_memory() under the heuristic overcommit policy. */

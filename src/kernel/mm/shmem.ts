@@ -41,7 +41,7 @@ function shmemFault(vmf: VmFault): VmFaultResult {
   let pfn = obj.pages.get(vmf.pgoff);
   const pages = vmf.vma.mm.ctx.pages;
   if (pfn === undefined) {
-    pfn = pages.alloc();
+    pfn = vmf.vma.mm.ctx.allocPage(vmf.vma.mm);
     if (pfn === undefined) return VM_FAULT_OOM;
     obj.pages.set(vmf.pgoff, pfn);
   }

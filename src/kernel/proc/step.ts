@@ -16,14 +16,13 @@ import {
   SIGBUS,
   SIGFPE,
   SIGILL,
-  SIGKILL,
   SIGSEGV,
   SIGTRAP,
   wExited,
-  wSignaled,
 } from '../abi/index';
 import type { Kernel } from '../kernel';
 import { doUserAddrFault } from '../mm/fault';
+import { outOfMemory } from './oom';
 import type { FaultOutcome } from '../mm/types';
 import { userAccess } from '../mm/uaccess';
 import type { Cpu } from '../sched/cpu';
@@ -61,21 +60,9 @@ function blockOrIntr(t: Task, b: Block): Exec {
   return { kind: 'block', block: b };
 }
 
-/** Linux's OOM killer: SIGKILL to the process with the most resident pages (first created on a tie). */
+/** pagefault_out_of_memory(): the allocator's OOM kill did not help; kill again (possibly ourselves). */
 export function oomKill(k: Kernel, faulting: Task): void {
-  let victim = faulting.process;
-  let best = -1;
-  for (const p of k.processes.values()) {
-    if (p.isInit || p.state !== 'alive') continue;
-    const mm = p.threads[0]?.mm;
-    if (!mm) continue;
-    if (mm.rss > best) {
-      best = mm.rss;
-      victim = p;
-    }
-  }
-  k.traceTask(faulting, 'oom_kill', { victim: victim.pid, rss: best });
-  k.exits.groupExit(victim, wSignaled(SIGKILL));
+  if (faulting.process.groupExit === undefined) outOfMemory(k);
 }
 
 /** Turns an unresolved fault into its signal (force_sig_fault()), or kills for OOM. */
