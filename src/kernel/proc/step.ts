@@ -22,13 +22,13 @@ import {
 } from '../abi/index';
 import type { Kernel } from '../kernel';
 import { doUserAddrFault } from '../mm/fault';
-import { outOfMemory } from './oom';
 import type { FaultOutcome } from '../mm/types';
 import { userAccess } from '../mm/uaccess';
 import type { Cpu } from '../sched/cpu';
 import type { GuestContext, GuestRunner, GuestStop } from '../sched/guest';
 import { type Block, isBlock } from '../sched/wait-queue';
 import { dispatchSyscall } from '../syscalls/entry';
+import { outOfMemory } from './oom';
 import type { Entry, Task } from './task';
 
 /** Outcome of executing an entry. */
