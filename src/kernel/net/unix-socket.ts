@@ -11,6 +11,7 @@ import {
   EAGAIN,
   ECONNREFUSED,
   ECONNRESET,
+  EINVAL,
   EMSGSIZE,
   ENOTCONN,
   EPIPE,
@@ -92,6 +93,8 @@ export class UnixSocket {
   readonly sndbuf = SOCK_BUF_DEFAULT;
   /** Bytes this socket has queued at its peer (sk_wmem_alloc). */
   wmem = 0;
+  /** unix_sock->oob_skb: the out-of-band byte not yet read with MSG_OOB (CONFIG_AF_UNIX_OOB). */
+  oob: Skb | null = null;
   /** sk_sleep: readers, writers and shutdown waiters. */
   readonly wq = new WaitQueue('sk_sleep');
 
@@ -279,6 +282,20 @@ export class UnixSocket {
     let fds: OpenFile[] = [];
     for (const skb of [...this.queue]) {
       if (copied >= max) break;
+      // manage_oob(): the urgent byte is not part of the normal stream. Reading stops at its mark; at the
+      // head it is dropped (it can no longer be read with MSG_OOB), and an already-read one is consumed.
+      if (skb.consumed >= skb.data.length) {
+        if (!peek) this.dequeueSkb(skb);
+        continue;
+      }
+      if (skb === this.oob) {
+        if (copied > 0) break;
+        if (peek) continue;
+        this.oob = null;
+        this.dequeueSkb(skb);
+        for (const f of skb.fds ?? []) f.put();
+        continue;
+      }
       const avail = skb.data.length - skb.consumed;
       const n = Math.min(avail, max - copied);
       parts.push(skb.data.subarray(skb.consumed, skb.consumed + n));
@@ -301,6 +318,31 @@ export class UnixSocket {
       if (fds.length > 0) break;
     }
     return { data: concat(parts, copied), fds };
+  }
+
+  /**
+   * queue_oob(): the last byte of an MSG_OOB send becomes the urgent byte, in a segment of its own that
+   * carries the files when no earlier segment did. No SIGURG is sent: nobody set F_SETOWN on our sockets.
+   */
+  queueOob(byte: Uint8Array, fds: OpenFile[] | null): void {
+    const peer = this.peer!;
+    const truesize = skbTruesize(1, 0);
+    const skb: Skb = { data: byte.slice(0, 1), consumed: 0, fds, from: this, truesize };
+    peer.queue.push(skb);
+    peer.oob = skb;
+    this.wmem += truesize;
+    peer.wq.wakeAll();
+  }
+
+  /** unix_stream_recv_urg(): the urgent byte, or EINVAL when there is none. */
+  readOob(peek: boolean): Uint8Array | Errno {
+    const skb = this.oob;
+    if (!skb) return EINVAL;
+    if (!peek) {
+      skb.consumed = skb.data.length;
+      this.oob = null;
+    }
+    return skb.data.slice(0, 1);
   }
 
   /** The record at the head of the queue, taken (or peeked), truncated to `max`; undefined when empty. */

@@ -15,6 +15,7 @@ import {
   ENOBUFS,
   ENOTSOCK,
   EOPNOTSUPP,
+  EPIPE,
   EPROTONOSUPPORT,
   ERESTARTSYS,
   type Errno,
@@ -142,8 +143,18 @@ export function sendCommon(
 ): number | Errno | Block {
   const sock = file.privateData as UnixSocket;
   if (flags & MSG_OOB) {
-    for (const f of fds ?? []) f.put();
-    return EOPNOTSUPP;
+    // unix_stream_sendmsg(): the last byte goes out of band (CONFIG_AF_UNIX_OOB); records have no OOB.
+    if (!sock.isStream || data.length === 0) {
+      for (const f of fds ?? []) f.put();
+      return EOPNOTSUPP;
+    }
+    const head = data.subarray(0, data.length - 1);
+    const r = head.length > 0 ? sock.sendStream(t, file, head, fds, flags & ~MSG_OOB, st) : 0;
+    if (typeof r !== 'number' || r < head.length) return r;
+    const peer = sock.peer;
+    if (!peer || peer.dead || peer.shutdown & 1) return r > 0 ? r : EPIPE;
+    sock.queueOob(data.subarray(data.length - 1), head.length === 0 ? fds : null);
+    return data.length;
   }
   if (sock.isStream) return sock.sendStream(t, file, data, fds, flags, st);
   return sock.sendRecord(t, file, data, fds, flags);
@@ -213,7 +224,14 @@ export function recvCommon(
   const size = iov.total;
   const peek = (flags & MSG_PEEK) !== 0;
   const nonblock = (flags & MSG_DONTWAIT) !== 0 || (file.flags & O_NONBLOCK) !== 0;
-  if (flags & MSG_OOB) return { value: EOPNOTSUPP };
+  if (flags & MSG_OOB) {
+    if (!sock.isStream) return { value: EOPNOTSUPP };
+    const b = sock.readOob(peek);
+    if (isErrno(b)) return { value: b };
+    const w = size > 0 ? iov.copyOut(t, 0, b) : 0;
+    if (w !== 0) return { value: w };
+    return { value: Math.min(1, size), msgFlags: MSG_OOB };
+  }
   if (!sock.isStream) {
     const r = sock.readRecord(size, peek);
     if (!r) {

@@ -95,7 +95,7 @@ export const SYSCALL_TABLE: readonly SyscallEntry[] = Object.freeze([
     'sendmsg',
     sysSendmsg,
     'partial',
-    'AF_UNIX socket pairs; SCM_RIGHTS is passed, SCM_CREDENTIALS is accepted but not delivered; MSG_OOB is EOPNOTSUPP.',
+    'AF_UNIX socket pairs; SCM_RIGHTS is passed, SCM_CREDENTIALS is accepted but not delivered; no SO_OOBINLINE.',
   ),
   row('recvmsg', sysRecvmsg, 'partial', 'AF_UNIX socket pairs; no peer address (msg_namelen 0).'),
   row('shutdown', sysShutdown),

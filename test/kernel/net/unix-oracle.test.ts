@@ -20,6 +20,7 @@ import {
   MSG_CMSG_CLOEXEC,
   MSG_DONTWAIT,
   MSG_NOSIGNAL,
+  MSG_OOB,
   MSG_PEEK,
   MSG_TRUNC,
   MSG_WAITALL,
@@ -97,6 +98,18 @@ int main(void) {
   recvfds(sv[1], 3, 0, 0, "recv3");
   recvfds(sv[1], 100, 0, 0, "recvrest");
   recvfds(sv[1], 100, 0, MSG_DONTWAIT, "empty");
+  res("oob1", sendfds(sv[0], "abc", 3, 0, 0, MSG_OOB));
+  recvfds(sv[1], 100, 0, 0, "beforemark");
+  recvfds(sv[1], 100, 0, MSG_OOB | MSG_PEEK, "oobpeek");
+  recvfds(sv[1], 100, 0, MSG_OOB, "oobread");
+  recvfds(sv[1], 100, 0, MSG_OOB, "oobagain");
+  recvfds(sv[1], 100, 0, MSG_DONTWAIT, "afteroob");
+  res("oob2", sendfds(sv[0], "xy", 2, 0, 0, MSG_OOB));
+  res("oob2b", sendfds(sv[0], "z", 1, 0, 0, 0));
+  recvfds(sv[1], 100, 0, 0, "tomark");
+  recvfds(sv[1], 100, 0, 0, "pastmark");
+  recvfds(sv[1], 100, 0, MSG_OOB, "ooblost");
+  res("oobempty", sendfds(sv[0], "", 0, 0, 0, MSG_OOB));
   int pass[3] = { sv[0], 0, 1 };
   res("sendfd", sendfds(sv[0], "fd", 2, pass, 3, 0));
   res("after", sendfds(sv[0], "zz", 2, 0, 0, 0));
@@ -223,6 +236,18 @@ async function simulate(): Promise<string> {
     await recvfds(s[1], 3, 0, 0, 'recv3');
     await recvfds(s[1], 100, 0, 0, 'recvrest');
     await recvfds(s[1], 100, 0, MSG_DONTWAIT, 'empty');
+    res('oob1', await sendfds(s[0], 'abc', [], MSG_OOB));
+    await recvfds(s[1], 100, 0, 0, 'beforemark');
+    await recvfds(s[1], 100, 0, MSG_OOB | MSG_PEEK, 'oobpeek');
+    await recvfds(s[1], 100, 0, MSG_OOB, 'oobread');
+    await recvfds(s[1], 100, 0, MSG_OOB, 'oobagain');
+    await recvfds(s[1], 100, 0, MSG_DONTWAIT, 'afteroob');
+    res('oob2', await sendfds(s[0], 'xy', [], MSG_OOB));
+    res('oob2b', await sendfds(s[0], 'z', [], 0));
+    await recvfds(s[1], 100, 0, 0, 'tomark');
+    await recvfds(s[1], 100, 0, 0, 'pastmark');
+    await recvfds(s[1], 100, 0, MSG_OOB, 'ooblost');
+    res('oobempty', await sendfds(s[0], '', [], MSG_OOB));
     const pass = [s[0], 0, 1];
     res('sendfd', await sendfds(s[0], 'fd', pass, 0));
     res('after', await sendfds(s[0], 'zz', [], 0));
