@@ -17,6 +17,7 @@ export {
 export { Libc, type Received } from './libc/libc';
 export { accessError, doUserAddrFault, handleMmFault } from './mm/fault';
 export { mmGetUnmappedArea } from './mm/get-unmapped-area';
+export { getUserPages, type PinnedPages } from './mm/gup';
 export { DEFAULT_MMAP_BASE, MMAP_MIN_ADDR, Mm, type MmContext, TASK_SIZE } from './mm/mm';
 export { mmuNotifierRegister, mmuNotifierUnregister } from './mm/mmu-notifier';
 export { PageAllocator } from './mm/page-allocator';

@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_EPC_BASE, PAGE_SIZE, PhysMem, PTE_A, PTE_W } from '../../../src/hw/index';
 import {
   type FileOperations,
+  getUserPages,
+  isErrno,
   Kernel,
   Libc,
   MAP_SHARED,
@@ -240,3 +242,39 @@ describe('fork and PFN mappings', () => {
     expect(stats.releases).toBe(1);
   });
 });
+
+describe('get_user_pages', () => {
+  it('pins user frames (breaking COW for writes), refuses PFN maps and holes, and unpins', async () => {
+    const k = epcKernel();
+    registerEpcDevice(k);
+    const out: string[] = [];
+    k.spawn(async (sys) => {
+      const libc = new Libc(sys);
+      const a = await sys.mmap(0, 2 * P, PROT_READ | PROT_WRITE, 0x22, -1, 0);
+      await sys.store(a, new Uint8Array([5]));
+      const fd = await libc.open('/dev/epcdev', O_RDWR);
+      const e = await sys.mmap(0, P, PROT_READ, MAP_SHARED, fd, 0);
+      await sys.kcall('gup', (t) => {
+        const mm = t.mm!;
+        const r = getUserPages(mm, a, 2, false);
+        if (isErrno(r)) throw new Error('gup failed');
+        out.push(`read: ${r.pfns[1] === k.zeroPfn ? 'zero page' : 'page'} refs ${k.pages.refcount(r.pfns[0]!)}`);
+        r.release();
+        out.push(`after release refs ${k.pages.refcount(r.pfns[0]!)}`);
+        const w = getUserPages(mm, a + P, 1, true);
+        out.push(isErrno(w) ? w.name : `write: ${w.pfns[0] === k.zeroPfn ? 'zero page' : 'own page'}`);
+        if (!isErrno(w)) w.release();
+        out.push(errName(getUserPages(mm, e, 1, false)));
+        out.push(errName(getUserPages(mm, 0x1000, 1, false)));
+        return 0;
+      });
+      return 0;
+    });
+    await k.run();
+    expect(out).toEqual(['read: zero page refs 2', 'after release refs 1', 'write: own page', 'EFAULT', 'EFAULT']);
+  });
+});
+
+function errName(r: unknown): string {
+  return isErrno(r) ? r.name : 'ok';
+}
