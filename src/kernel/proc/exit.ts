@@ -62,7 +62,9 @@ export class Exits {
   exitThread(t: Task, status: number): void {
     if (t.state === 'dead') return;
     const k = this.k;
-    if (t.guest && t.cpu !== undefined) t.guest.abort?.({ task: t, cpu: t.cpu, mm: t.mm! });
+    // A thread dying in guest mode (running or preempted) lets the runner drop its state (the AEX already
+    // happened at the interrupt that took the CPU away).
+    if (t.guest && t.mm) t.guest.abort?.({ task: t, cpu: t.cpu ?? t.lastCpu ?? 0, mm: t.mm });
     t.guest = undefined;
     k.sched.remove(t);
     const p = t.process;

@@ -54,6 +54,30 @@ export class Trace {
     return toHex(this.hash.clone().digest());
   }
 
+  /** Plain-data state: the kept events and the total count (complete when nothing was dropped). */
+  save(): { readonly count: number; readonly events: readonly TraceEvent[] } {
+    return { count: this.seq, events: [...this.buf] };
+  }
+
+  /**
+   * Rebuilds a trace (and its running hash) from saved events. Only a complete trace can be restored: the
+   * hash covers every event, so a truncated buffer cannot reproduce it.
+   */
+  static restore(
+    state: { readonly count: number; readonly events: readonly TraceEvent[] },
+    crypto: CryptoBackend = nobleBackend,
+    limit = 100_000,
+  ): Trace {
+    if (state.count !== state.events.length)
+      throw new Error('cannot restore a truncated trace: its hash covers dropped events');
+    const t = new Trace(crypto, limit);
+    for (const e of state.events) {
+      const { seq: _seq, ...rest } = e;
+      t.emit(rest);
+    }
+    return t;
+  }
+
   /** The kept events as JSON lines. */
   toJsonLines(): string {
     return this.buf.map((e) => `${JSON.stringify(e)}\n`).join('');

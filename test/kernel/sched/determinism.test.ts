@@ -11,6 +11,7 @@ import {
   PROT_WRITE,
   SIGUSR1,
   SOCK_STREAM,
+  Trace,
 } from '../../../src/kernel/index';
 
 /** A workload with real contention: workers, a socket, shared memory, signals and threads. */
@@ -137,5 +138,26 @@ describe('deterministic scheduling', () => {
     expect(seen[0]).toBe(0n);
     expect(seen[1]).toBe(2n);
     expect(seen.slice(2)).toEqual([-22n, -22n]);
+  });
+});
+
+describe('trace persistence', () => {
+  it('a saved trace restores to the same hash and continues identically', async () => {
+    const k = new Kernel({ seed: 8 });
+    k.spawn(async (sys) => {
+      for (let i = 0; i < 5; i++) await sys.getppid();
+      return 0;
+    });
+    await k.run();
+    const saved = JSON.parse(JSON.stringify(k.trace.save()));
+    const t = Trace.restore(saved);
+    expect(t.digest()).toBe(k.trace.digest());
+    const ev = { t: 1, cpu: 0, pid: 1, tid: 1, ev: 'x' };
+    t.emit(ev);
+    k.trace.emit(ev);
+    expect(t.digest()).toBe(k.trace.digest());
+    const small = new Trace(undefined, 2);
+    for (let i = 0; i < 3; i++) small.emit(ev);
+    expect(() => Trace.restore(small.save())).toThrow(/truncated/);
   });
 });
