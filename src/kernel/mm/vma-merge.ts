@@ -33,27 +33,37 @@ function isMergeableVma(vmg: VmaMergeState, vma: Vma): boolean {
   return vma.file === vmg.file;
 }
 
-/** is_mergeable_anon_vma(): the list_is_singular() test keeps fork-cloned VMAs apart. */
-function isMergeableAnonVma(a1: AnonVma | null, a2: AnonVma | null, vma: Vma | null): boolean {
-  if ((!a1 || !a2) && (!vma || vma.anonVmaChain.length <= 1)) return true;
-  return a1 === a2;
+/**
+ * vma_had_uncowed_parents(): a VMA cloned by fork() whose anon_vma chain still has the parent's entries.
+ * "The list_is_singular() test is to avoid merging VMA cloned from parents."
+ */
+function hadUncowedParents(vma: Vma | undefined): boolean {
+  return vma !== undefined && vma.anonVma !== null && vma.anonVmaChain.length !== 1;
+}
+
+/**
+ * is_mergeable_anon_vma() (Linux 6.17+, "mm/vma: fix incorrectly disallowed anonymous VMA merges"): the
+ * source is the VMA being modified (none for a new range); one side without an anon_vma takes the other's,
+ * unless that one came from a fork.
+ */
+function isMergeableAnonVma(vmg: VmaMergeState, tgt: Vma): boolean {
+  const src = vmg.vma;
+  const tgtAnon = tgt.anonVma;
+  const srcAnon = vmg.anonVma;
+  if (!tgtAnon && srcAnon) return !hadUncowedParents(src);
+  if (tgtAnon && !srcAnon) return !hadUncowedParents(tgt);
+  return srcAnon === tgtAnon;
 }
 
 function canMergeBefore(vmg: VmaMergeState): boolean {
   const next = vmg.next!;
   const pglen = (vmg.end - vmg.start) / PAGE_SIZE;
-  return (
-    isMergeableVma(vmg, next) && isMergeableAnonVma(vmg.anonVma, next.anonVma, next) && next.pgoff === vmg.pgoff + pglen
-  );
+  return isMergeableVma(vmg, next) && isMergeableAnonVma(vmg, next) && next.pgoff === vmg.pgoff + pglen;
 }
 
 function canMergeAfter(vmg: VmaMergeState): boolean {
   const prev = vmg.prev!;
-  return (
-    isMergeableVma(vmg, prev) &&
-    isMergeableAnonVma(vmg.anonVma, prev.anonVma, prev) &&
-    prev.pgoff + prev.pages === vmg.pgoff
-  );
+  return isMergeableVma(vmg, prev) && isMergeableAnonVma(vmg, prev) && prev.pgoff + prev.pages === vmg.pgoff;
 }
 
 function canMergeLeft(vmg: VmaMergeState): boolean {
@@ -63,8 +73,10 @@ function canMergeLeft(vmg: VmaMergeState): boolean {
 function canMergeRight(vmg: VmaMergeState, canLeft: boolean): boolean {
   if (!vmg.next || vmg.end !== vmg.next.start || !canMergeBefore(vmg)) return false;
   if (!canLeft) return true;
-  // prev and next must also be compatible with each other - can_vma_merge_right()
-  return isMergeableAnonVma(vmg.prev!.anonVma, vmg.next.anonVma, null);
+  // "this does not mean prev and next are compatible with EACH OTHER" - can_vma_merge_right()
+  const pa = vmg.prev!.anonVma;
+  const na = vmg.next.anonVma;
+  return !pa || !na || pa === na;
 }
 
 /** can_merge_remove_vma(): "We can only remove VMAs when merging if they do not have a close hook." */

@@ -230,6 +230,12 @@ R 4 4 4 7 10
 T 5 0
 T 11 1
 U 0 65536
+S 8
+M 2 2 3 50
+T 2 1
+P 2 8192 1
+M 0 2 3 50
+P 2 8192 3
 `;
 
 describe.skipIf(!hasGcc())('VMA layout and mm errnos against native Linux', () => {
