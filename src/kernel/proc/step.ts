@@ -1,0 +1,402 @@
+/**
+ * One scheduling step of a task: run its kernel entry (syscall, user-mode access, guest quantum, kernel
+ * function), then the return to user mode (exit_to_user_mode_loop(): signals, stops, syscall restart) and
+ * the host code up to its next kernel entry. The syscall's Errno becomes -errno here and nowhere else.
+ */
+import { type CpuFault, Vector } from '../../hw/index';
+import {
+  BUS_ADRALN,
+  EINTR,
+  ERESTARTNOHAND,
+  ERESTARTNOINTR,
+  ERESTARTSYS,
+  isErrno,
+  SA_RESTART,
+  SI_KERNEL,
+  SIGBUS,
+  SIGFPE,
+  SIGILL,
+  SIGSEGV,
+  SIGTRAP,
+  wExited,
+} from '../abi/index';
+import type { Kernel } from '../kernel';
+import { doUserAddrFault } from '../mm/fault';
+import type { FaultOutcome } from '../mm/types';
+import { userAccess } from '../mm/uaccess';
+import type { Cpu } from '../sched/cpu';
+import type { GuestContext, GuestRunner, GuestStop } from '../sched/guest';
+import { type Block, isBlock } from '../sched/wait-queue';
+import { dispatchSyscall } from '../syscalls/entry';
+import { outOfMemory } from './oom';
+import type { Entry, Task } from './task';
+
+/** Outcome of executing an entry. */
+type Exec =
+  | { readonly kind: 'value'; readonly value: unknown }
+  | { readonly kind: 'block'; readonly block: Block }
+  | { readonly kind: 'dead' };
+
+function isRestart(v: unknown): boolean {
+  return v === ERESTARTSYS || v === ERESTARTNOHAND || v === ERESTARTNOINTR;
+}
+
+/** The user-visible form of a kernel return value: an Errno becomes -errno (the x86-64 RAX convention). */
+export function toUser(v: unknown): unknown {
+  if (isErrno(v)) return -v.number;
+  return v;
+}
+
+/** Charges `cycles` of kernel time to `t` on `cpu`. */
+function chargeSys(t: Task, cpu: Cpu, cycles: number): void {
+  cpu.clock += cycles;
+  t.stime += cycles;
+}
+
+/** A Block unless a signal is already pending for an interruptible sleep (then the sleep's intr errno). */
+function blockOrIntr(t: Task, b: Block): Exec {
+  if (t.kthread) return { kind: 'block', block: b };
+  if (t.signalPending() && (!b.uninterruptible || t.fatalSignalPending())) return { kind: 'value', value: b.intr };
+  return { kind: 'block', block: b };
+}
+
+/** pagefault_out_of_memory(): the allocator's OOM kill did not help; kill again (possibly ourselves). */
+export function oomKill(k: Kernel, faulting: Task): void {
+  if (faulting.process.groupExit === undefined) outOfMemory(k);
+}
+
+/** Turns an unresolved fault into its signal (force_sig_fault()), or kills for OOM. */
+function raiseFault(k: Kernel, t: Task, f: Exclude<FaultOutcome, { kind: 'ok' }>): void {
+  switch (f.kind) {
+    case 'retry':
+      return;
+    case 'oom':
+      oomKill(k, t);
+      return;
+    case 'sigsegv':
+      k.traceTask(t, 'fault', { addr: f.addr, sig: 'SIGSEGV', code: f.code });
+      k.signals.forceSigFault(t, SIGSEGV, f.code, f.addr);
+      return;
+    case 'sigbus':
+      k.traceTask(t, 'fault', { addr: f.addr, sig: 'SIGBUS', code: f.code });
+      k.signals.forceSigFault(t, SIGBUS, f.code, f.addr);
+      return;
+    default: {
+      const _exhaustive: never = f;
+      throw new Error(`unknown fault outcome ${JSON.stringify(_exhaustive)}`);
+    }
+  }
+}
+
+function execute(k: Kernel, t: Task, cpu: Cpu, e: Entry): Exec {
+  t.blockedOn = undefined;
+  const req = e.req;
+  switch (req.kind) {
+    case 'start':
+      return { kind: 'value', value: 0 };
+    case 'syscall': {
+      chargeSys(t, cpu, k.costs.syscallEntry);
+      const r = dispatchSyscall(k, t, req.nr, req.args, e.state, cpu);
+      t.wakeReason = undefined;
+      if (t.state === 'dead') return { kind: 'dead' };
+      if (isBlock(r)) return blockOrIntr(t, r);
+      return { kind: 'value', value: r };
+    }
+    case 'call': {
+      const r = req.fn(t);
+      t.wakeReason = undefined;
+      if (t.state === 'dead') return { kind: 'dead' };
+      if (isBlock(r)) return blockOrIntr(t, r);
+      return { kind: 'value', value: r };
+    }
+    case 'access': {
+      const mm = t.mm;
+      if (!mm) throw new Error('user access from a kernel thread');
+      const before = mm.faults;
+      const r = userAccess(mm, req.addr, req.len, req.data);
+      const faults = mm.faults - before;
+      t.minflt += faults;
+      chargeSys(t, cpu, faults * k.costs.pageFault);
+      t.utime += 1;
+      cpu.clock += 1;
+      if (r.kind === 'ok') return { kind: 'value', value: req.data ? 0 : r.data };
+      raiseFault(k, t, r.fault);
+      if (t.state === 'dead') return { kind: 'dead' };
+      // The faulting instruction is re-executed after the handler (or the retry).
+      return { kind: 'value', value: ERESTARTNOINTR };
+    }
+    case 'return': {
+      const v = req.value;
+      const code = typeof v === 'number' ? v & 0xff : 0;
+      if (t.groupMain) k.exits.groupExit(t.process, wExited(code));
+      else k.exits.exitThread(t, wExited(code));
+      return { kind: 'dead' };
+    }
+    case 'throw':
+      k.hostThrew(t, req.error);
+      if (t.state !== 'dead') k.exits.killThread(t);
+      return { kind: 'dead' };
+    case 'guest':
+      throw new Error('guest entries are stepped by guestStep');
+    default: {
+      const _exhaustive: never = req;
+      return _exhaustive;
+    }
+  }
+}
+
+/** Resolves the host side's pending call and runs host code until it is back in the kernel. */
+async function resumeUser(k: Kernel, t: Task, cpu: Cpu, resolve: () => void): Promise<void> {
+  const stopped = t.expectStop();
+  t.entry = undefined;
+  resolve();
+  await stopped;
+  cpu.clock += k.costs.userStep;
+  t.utime += k.costs.userStep;
+}
+
+/**
+ * exit_to_user_mode_loop() + handle_signal(): deliver, stop, die, or restart, then return to host code.
+ */
+async function exitToUser(k: Kernel, t: Task, cpu: Cpu): Promise<void> {
+  const e = t.entry!;
+  let value = e.done!.value;
+  const g = t.kthread ? ({ kind: 'none' } as const) : k.signals.getSignal(t);
+  switch (g.kind) {
+    case 'dead':
+      return;
+    case 'stop':
+      k.sched.deschedule(t);
+      t.state = 'stopped';
+      k.traceTask(t, 'stopped', {});
+      k.signals.threadStopped(t);
+      return;
+    case 'none':
+      if (isRestart(value)) {
+        // No handler to run: restart in the kernel, the same entry runs again at the next scheduling point.
+        e.done = undefined;
+        return;
+      }
+      await resumeUser(k, t, cpu, () => e.resolve({ value: toUser(value) }));
+      return;
+    case 'deliver': {
+      let restart = false;
+      if (value === ERESTARTNOINTR) restart = true;
+      else if (value === ERESTARTSYS) {
+        if (g.action.flags & SA_RESTART) restart = true;
+        else value = EINTR;
+      } else if (value === ERESTARTNOHAND) value = EINTR;
+      k.signals.enterHandler(t, g.sig, g.action);
+      chargeSys(t, cpu, k.costs.signalDelivery);
+      k.traceTask(t, 'signal_deliver', { sig: g.sig, restart });
+      const handler = g.action.handler as Exclude<typeof g.action.handler, string>;
+      await resumeUser(k, t, cpu, () =>
+        e.resolve({
+          value: restart ? undefined : toUser(value),
+          deliver: { sig: g.sig, info: g.info, handler },
+          restart,
+        }),
+      );
+      return;
+    }
+    default: {
+      const _exhaustive: never = g;
+      throw new Error(`unknown get_signal result ${JSON.stringify(_exhaustive)}`);
+    }
+  }
+}
+
+/** Parks `t` on the queues of `b`. */
+function park(k: Kernel, t: Task, b: Block): void {
+  t.blockedOn = { queues: b.queues, deadline: b.deadline, block: b };
+  for (const q of b.queues) q.add(t);
+  k.sched.sleep(t, b.deadline);
+  k.traceTask(t, 'block', { deadline: b.deadline ?? null });
+}
+
+/** Maps a non-#PF exception to its signal and si_code (arch/x86/kernel/traps.c). */
+function exceptionSignal(f: CpuFault): { sig: number; code: number; addr: number } {
+  switch (f.vector) {
+    case Vector.DE:
+      return { sig: SIGFPE, code: 1 /* FPE_INTDIV */, addr: 0 };
+    case Vector.UD:
+      return { sig: SIGILL, code: 2 /* ILL_ILLOPN */, addr: 0 };
+    case Vector.AC:
+      return { sig: SIGBUS, code: BUS_ADRALN, addr: f.addr };
+    case Vector.MF:
+    case Vector.XM:
+      return { sig: SIGFPE, code: 0, addr: 0 };
+    case Vector.DB:
+    case Vector.BP:
+      return { sig: SIGTRAP, code: SI_KERNEL, addr: 0 };
+    default:
+      // #GP and the rest: do_general_protection() sends SIGSEGV with SI_KERNEL.
+      return { sig: SIGSEGV, code: SI_KERNEL, addr: 0 };
+  }
+}
+
+/** Leaves guest mode with `value` (or a restart) and returns to host code. */
+async function leaveGuest(k: Kernel, t: Task, cpu: Cpu, value: unknown): Promise<void> {
+  t.guest = undefined;
+  t.entry!.done = { value };
+  await exitToUser(k, t, cpu);
+}
+
+/** One quantum of guest code, with interrupt delivery before it and stop handling after it. */
+async function guestStep(k: Kernel, t: Task, cpu: Cpu, runner: GuestRunner): Promise<void> {
+  const e = t.entry!;
+  t.guest = runner;
+  const mm = t.mm!;
+  const ctx: GuestContext = { task: t, cpu: cpu.id, mm };
+  const costs = k.costs;
+
+  // A guest syscall that blocked earlier runs again first.
+  const pend = e.state.gsys as { nr: number; args: number[]; state: Record<string, unknown> } | undefined;
+  if (pend) {
+    t.blockedOn = undefined;
+    chargeSys(t, cpu, costs.syscallEntry);
+    const r = dispatchSyscall(k, t, pend.nr, pend.args, pend.state, cpu);
+    t.wakeReason = undefined;
+    if (t.state === 'dead') return;
+    if (isBlock(r)) {
+      const x = blockOrIntr(t, r);
+      if (x.kind === 'block') {
+        park(k, t, x.block);
+        return;
+      }
+      if (x.kind === 'value') runner.syscallReturn?.(ctx, guestRet(x.value));
+    } else {
+      runner.syscallReturn?.(ctx, guestRet(r));
+    }
+    e.state.gsys = undefined;
+  }
+
+  // Interrupts arrive at instruction boundaries.
+  if (cpu.ipiPending > 0) {
+    cpu.ipiPending = 0;
+    k.traceTask(t, 'interrupt', { reason: 'ipi' });
+    runner.interrupt?.(ctx, 'ipi');
+  }
+  if (cpu.clock >= cpu.nextTick) {
+    while (cpu.nextTick <= cpu.clock) cpu.nextTick += costs.tickCycles;
+    k.traceTask(t, 'interrupt', { reason: 'timer' });
+    runner.interrupt?.(ctx, 'timer');
+    cpu.tickDelivered = true;
+  }
+  if (t.signalPending()) {
+    // The interrupt took the CPU out of guest code; deliver on the way back, then continue the guest.
+    await leaveGuest(k, t, cpu, ERESTARTNOINTR);
+    return;
+  }
+  const cpi = costs.cyclesPerInstruction;
+  const untilTick = Math.max(1, Math.ceil((cpu.nextTick - cpu.clock) / cpi));
+  const budget = Math.max(1, Math.min(costs.guestQuantum, untilTick));
+  const step = runner.run(ctx, budget);
+  if (step.executed > budget) throw new Error(`guest runner executed ${step.executed} > budget ${budget}`);
+  const cycles = step.cycles ?? step.executed * cpi;
+  cpu.clock += cycles;
+  t.utime += cycles;
+  await handleGuestStop(k, t, cpu, ctx, runner, step.stop);
+}
+
+function guestRet(v: unknown): number {
+  if (isErrno(v)) return isRestart(v) ? -EINTR.number : -v.number;
+  return typeof v === 'number' ? v : 0;
+}
+
+async function handleGuestStop(
+  k: Kernel,
+  t: Task,
+  cpu: Cpu,
+  ctx: GuestContext,
+  runner: GuestRunner,
+  stop: GuestStop,
+): Promise<void> {
+  switch (stop.kind) {
+    case 'budget':
+      return;
+    case 'return':
+      k.traceTask(t, 'guest_return', {});
+      await leaveGuest(k, t, cpu, stop.value);
+      return;
+    case 'fault': {
+      const f = stop.fault;
+      let sig: { sig: number; code: number; addr: number } | undefined;
+      if (f.vector === Vector.PF) {
+        const r = doUserAddrFault(ctx.mm, f.addr, f.errorCode);
+        t.minflt++;
+        chargeSys(t, cpu, k.costs.pageFault);
+        k.traceTask(t, 'guest_fault', { addr: f.addr, err: f.errorCode, result: r.kind });
+        if (r.kind === 'ok' || r.kind === 'retry') return;
+        if (r.kind === 'oom') {
+          oomKill(k, t);
+          if (t.state === 'dead') return;
+          return;
+        }
+        sig = { sig: r.kind === 'sigsegv' ? SIGSEGV : SIGBUS, code: r.code, addr: r.addr };
+      } else {
+        sig = exceptionSignal(f);
+        k.traceTask(t, 'guest_fault', { vector: f.vector, err: f.errorCode, sig: sig.sig });
+      }
+      const fix = runner.fixup?.(ctx, f, sig.sig);
+      if (fix) {
+        await handleGuestStop(k, t, cpu, ctx, runner, fix);
+        return;
+      }
+      k.signals.forceSigFault(t, sig.sig, sig.code, sig.addr);
+      if (t.state === 'dead') return;
+      await leaveGuest(k, t, cpu, ERESTARTNOINTR);
+      return;
+    }
+    case 'syscall': {
+      chargeSys(t, cpu, k.costs.syscallEntry);
+      const state: Record<string, unknown> = {};
+      const r = dispatchSyscall(k, t, stop.nr, stop.args, state, cpu);
+      t.wakeReason = undefined;
+      if (t.state === 'dead') return;
+      if (isBlock(r)) {
+        const x = blockOrIntr(t, r);
+        if (x.kind === 'block') {
+          t.entry!.state.gsys = { nr: stop.nr, args: stop.args, state };
+          park(k, t, x.block);
+          return;
+        }
+        if (x.kind === 'value') runner.syscallReturn?.(ctx, guestRet(x.value));
+        return;
+      }
+      runner.syscallReturn?.(ctx, guestRet(r));
+      return;
+    }
+    default: {
+      const _exhaustive: never = stop;
+      throw new Error(`unknown guest stop ${JSON.stringify(_exhaustive)}`);
+    }
+  }
+}
+
+/** The scheduler's step function. */
+export async function stepTask(k: Kernel, t: Task, cpu: Cpu): Promise<void> {
+  if (!t.started) {
+    t.started = true;
+    t.state = 'running';
+    await resumeUser(k, t, cpu, () => t.startHostCode());
+    return;
+  }
+  const e = t.entry!;
+  if (e.done === undefined) {
+    if (e.req.kind === 'guest') {
+      await guestStep(k, t, cpu, e.req.runner);
+      return;
+    }
+    const out = execute(k, t, cpu, e);
+    if (out.kind === 'dead') return;
+    if (out.kind === 'block') {
+      park(k, t, out.block);
+      return;
+    }
+    e.done = { value: out.value };
+    // The syscall gave up the CPU (sched_yield): return to user mode when it runs again.
+    if (t.cpu === undefined) return;
+  }
+  await exitToUser(k, t, cpu);
+}

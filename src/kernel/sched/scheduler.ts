@@ -1,0 +1,262 @@
+/**
+ * The seeded deterministic scheduler. Tasks run over N logical CPUs in virtual time:
+ * - an idle CPU takes a runnable task chosen by the seeded Rng;
+ * - the busy CPU with the lowest clock advances by one step (a kernel entry, or one guest quantum); CPUs
+ *   tied on time are chosen by the Rng. So every syscall is a scheduling point, and the same seed gives the
+ *   same interleaving;
+ * - a task keeps its CPU until it blocks, exits, or its timeslice is used up while another task waits
+ *   (guest code is only preempted at a timer interrupt, as on hardware);
+ * - sleepers with a deadline are woken when virtual time reaches it; idle time jumps forward.
+ * Wake-ups happen at the waker's current time.
+ */
+import type { Rng } from '../../hw/index';
+import type { Mm } from '../mm/mm';
+import type { Task, WakeReason } from '../proc/task';
+import type { CostModel } from './cost-model';
+import { Cpu } from './cpu';
+import type { Trace } from './trace';
+
+/** How a run ended. */
+export type RunResult =
+  /** No user task is left. */
+  | { readonly kind: 'idle'; readonly steps: number }
+  /** User tasks remain, all blocked with nothing that could wake them. */
+  | { readonly kind: 'deadlock'; readonly steps: number; readonly blocked: readonly number[] }
+  /** The step or time limit was reached. */
+  | { readonly kind: 'limit'; readonly steps: number };
+
+export interface RunOptions {
+  /** Stop after this many steps. */
+  readonly maxSteps?: number;
+  /** Stop once every CPU clock passes this time (cycles). */
+  readonly until?: number;
+}
+
+/** What the scheduler needs to know from the rest of the kernel. */
+export interface SchedulerHooks {
+  /** User tasks still alive: a run ends when none is left (kernel threads are daemons). */
+  liveUserTasks(): number;
+  /** Tids of blocked user tasks, to report a deadlock. */
+  blockedUserTids(): number[];
+  /** A CPU switches address spaces (switch_mm()). */
+  onSwitchMm(cpu: Cpu, prev: Mm | null, next: Mm | null): void;
+}
+
+/** One scheduling step of a task on a CPU; supplied by the kernel (proc/step.ts). */
+export type Stepper = (t: Task, cpu: Cpu) => Promise<void>;
+
+interface Timer {
+  readonly at: number;
+  readonly task: Task;
+  readonly seq: number;
+}
+
+export class Scheduler {
+  readonly cpus: Cpu[];
+  /** Runnable tasks not on a CPU, in the order they became runnable. */
+  private readonly runqueue: Task[] = [];
+  private timers: Timer[] = [];
+  private timerSeq = 0;
+  /** The CPU whose step is executing, for "now". */
+  private current: Cpu | undefined;
+  /** Virtual time of the event being processed when no CPU step is running (timer firing). */
+  private eventTime = 0;
+  steps = 0;
+  running = false;
+
+  constructor(
+    nrCpus: number,
+    private readonly rng: Rng,
+    private readonly costs: CostModel,
+    private readonly trace: Trace,
+    private readonly stepper: Stepper,
+    private readonly hooks: SchedulerHooks,
+  ) {
+    this.cpus = Array.from({ length: nrCpus }, (_, i) => new Cpu(i, costs.tickCycles));
+  }
+
+  /** The virtual time seen by `t` (its CPU's clock), or the time of the current event. */
+  now(t?: Task): number {
+    if (t?.cpu !== undefined) return this.cpus[t.cpu]!.clock;
+    return this.current?.clock ?? this.eventTime;
+  }
+
+  /** The CPU executing the current step, if any. */
+  get currentCpu(): Cpu | undefined {
+    return this.current;
+  }
+
+  /** A new or woken task becomes runnable at `at`. */
+  enqueue(t: Task, at = this.now()): void {
+    t.state = 'runnable';
+    t.readyAt = at;
+    this.runqueue.push(t);
+  }
+
+  /** Parks a task that is on a CPU (it blocked or stopped): the CPU becomes free. */
+  deschedule(t: Task): void {
+    if (t.cpu !== undefined) {
+      const cpu = this.cpus[t.cpu]!;
+      if (cpu.current === t) cpu.current = undefined;
+      t.lastCpu = t.cpu;
+      t.cpu = undefined;
+    }
+  }
+
+  /** Puts `t` to sleep until woken or until `deadline`. */
+  sleep(t: Task, deadline: number | undefined): void {
+    this.deschedule(t);
+    t.state = 'blocked';
+    t.wakeReason = undefined;
+    if (deadline !== undefined) {
+      this.timers.push({ at: deadline, task: t, seq: this.timerSeq++ });
+      this.timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
+    }
+  }
+
+  /** try_to_wake_up(): a blocked task becomes runnable now. */
+  wakeTask(t: Task, reason: WakeReason): void {
+    if (t.state !== 'blocked') return;
+    if (t.blockedOn) for (const q of t.blockedOn.queues) q.remove(t);
+    this.timers = this.timers.filter((x) => x.task !== t);
+    t.wakeReason = reason;
+    this.enqueue(t);
+  }
+
+  /** Takes a stopped task back (SIGCONT). */
+  resumeStopped(t: Task): void {
+    if (t.state === 'stopped') this.enqueue(t);
+  }
+
+  /** Removes a task from every scheduler structure (it is dead). */
+  remove(t: Task): void {
+    const i = this.runqueue.indexOf(t);
+    if (i >= 0) this.runqueue.splice(i, 1);
+    if (t.blockedOn) for (const q of t.blockedOn.queues) q.remove(t);
+    this.timers = this.timers.filter((x) => x.task !== t);
+    this.deschedule(t);
+    t.state = 'dead';
+  }
+
+  /** Moves the running task off its CPU back to the runqueue (preemption, sched_yield). */
+  preempt(t: Task): void {
+    const cpu = t.cpu === undefined ? undefined : this.cpus[t.cpu];
+    this.deschedule(t);
+    this.enqueue(t, cpu?.clock ?? this.now());
+  }
+
+  /** Sends an IPI to each CPU in `cpus` (a running guest sees it at its next instruction boundary). */
+  sendIpi(cpus: Iterable<number>, from?: Task): void {
+    const targets = [...cpus].filter((c) => c >= 0 && c < this.cpus.length).sort((a, b) => a - b);
+    for (const c of targets) this.cpus[c]!.ipiPending++;
+    if (targets.length > 0) {
+      const cpu = this.current;
+      if (cpu) cpu.clock += this.costs.ipi;
+      this.trace.emit({
+        t: this.now(),
+        cpu: cpu?.id ?? -1,
+        pid: from?.tgid ?? 0,
+        tid: from?.tid ?? 0,
+        ev: 'ipi',
+        data: { cpus: targets },
+      });
+    }
+  }
+
+  /** Tasks waiting for a CPU (for snapshots). */
+  runnable(): readonly Task[] {
+    return this.runqueue;
+  }
+
+  private fillIdleCpus(): void {
+    for (const cpu of this.cpus) {
+      if (!cpu.idle || this.runqueue.length === 0) continue;
+      const t = this.runqueue.splice(this.rng.below(this.runqueue.length), 1)[0]!;
+      const prev = cpu.activeMm;
+      cpu.clock = Math.max(cpu.clock, t.readyAt) + this.costs.contextSwitch;
+      cpu.current = t;
+      cpu.sliceStart = cpu.clock;
+      cpu.switches++;
+      t.cpu = cpu.id;
+      if (t.state === 'runnable') t.state = 'running';
+      if (t.mm !== prev && t.mm !== null) {
+        cpu.activeMm = t.mm;
+        this.hooks.onSwitchMm(cpu, prev, t.mm);
+      }
+      this.trace.emit({ t: cpu.clock, cpu: cpu.id, pid: t.tgid, tid: t.tid, ev: 'switch' });
+    }
+  }
+
+  private pickCpu(): Cpu | undefined {
+    let best: Cpu[] = [];
+    for (const cpu of this.cpus) {
+      if (cpu.idle) continue;
+      if (best.length === 0 || cpu.clock < best[0]!.clock) best = [cpu];
+      else if (cpu.clock === best[0]!.clock) best.push(cpu);
+    }
+    if (best.length <= 1) return best[0];
+    return best[this.rng.below(best.length)];
+  }
+
+  private fireTimer(timer: Timer): void {
+    this.timers.shift();
+    this.eventTime = timer.at;
+    this.wakeTask(timer.task, 'timeout');
+  }
+
+  /** Runs until no user task is left, a deadlock, or a limit. */
+  async run(opts: RunOptions = {}): Promise<RunResult> {
+    if (this.running) throw new Error('Kernel.run() is already running');
+    this.running = true;
+    const start = this.steps;
+    try {
+      for (;;) {
+        if (opts.maxSteps !== undefined && this.steps - start >= opts.maxSteps) {
+          return { kind: 'limit', steps: this.steps - start };
+        }
+        if (this.hooks.liveUserTasks() === 0) return { kind: 'idle', steps: this.steps - start };
+        this.fillIdleCpus();
+        const cpu = this.pickCpu();
+        const timer = this.timers[0];
+        if (timer && (!cpu || timer.at <= cpu.clock)) {
+          if (opts.until !== undefined && timer.at > opts.until) return { kind: 'limit', steps: this.steps - start };
+          this.fireTimer(timer);
+          continue;
+        }
+        if (!cpu) {
+          return { kind: 'deadlock', steps: this.steps - start, blocked: this.hooks.blockedUserTids() };
+        }
+        if (opts.until !== undefined && cpu.clock > opts.until) return { kind: 'limit', steps: this.steps - start };
+        const t = cpu.current!;
+        this.current = cpu;
+        this.steps++;
+        try {
+          await this.stepper(t, cpu);
+        } finally {
+          this.eventTime = cpu.clock;
+          this.current = undefined;
+        }
+        this.maybePreempt(cpu);
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private maybePreempt(cpu: Cpu): void {
+    const t = cpu.current;
+    if (!t) {
+      cpu.ipiPending = 0;
+      return;
+    }
+    // Host code sees IPIs only as (no-op) interrupts; guest code takes them in its step.
+    if (!t.guest) cpu.ipiPending = 0;
+    if (this.runqueue.length === 0) return;
+    if (cpu.clock - cpu.sliceStart < this.costs.timesliceCycles) return;
+    // Guest code can only lose the CPU at an interrupt, i.e. after a delivered timer tick.
+    if (t.guest && !cpu.tickDelivered) return;
+    cpu.tickDelivered = false;
+    this.trace.emit({ t: cpu.clock, cpu: cpu.id, pid: t.tgid, tid: t.tid, ev: 'preempt' });
+    this.preempt(t);
+  }
+}
