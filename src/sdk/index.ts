@@ -1,2 +1,3 @@
 // The SDK layer's public surface.
 export * from './elf/index';
+export * from './exec/flat-elf';
