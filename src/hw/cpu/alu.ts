@@ -95,19 +95,27 @@ function bit64(lo: number, hi: number, k: number): number {
 /**
  * Group-2 operation `k` (0 ROL, 1 ROR, 2 RCL, 3 RCR, 4 SHL, 5 SHR, 7 SAR) on a value of `size`, count already
  * read from the operand. The count is masked to 5 bits (6 for 64-bit); a masked count of 0 changes nothing.
- * Returns the result (hi in c.hi), or the input unchanged for count 0.
+ * Returns the result (hi in c.hi).
+ *
+ * OF is architecturally defined only for 1-bit shifts. For larger counts Intel processors apply the 1-bit
+ * formula to the original operand — SHL: MSB ^ MSB-1, SHR: MSB, SAR: 0, RCL: MSB ^ MSB-1, RCR: MSB ^ CF,
+ * and with a CL count ROL: MSB ^ MSB-1, ROR: MSB ^ LSB — while ROL/ROR by an immediate above 1 leave OF
+ * unchanged. AF is cleared by shifts and untouched by rotates. Measured on the host by
+ * test/hw/cpu/flags.test.ts.
  */
-export function shift(c: Cpu, k: number, size: number, v: number, vh: number, count: number): number {
+export function shift(c: Cpu, k: number, size: number, v: number, vh: number, count: number, fromCl = false): number {
   const n = count & (size === 8 ? 63 : 31);
   if (n === 0) {
     c.hi = vh;
     return v;
   }
+  if (size === 8) return shift64(c, k, v, vh, n, fromCl);
   const w = size * 8;
-  if (size === 8) return shift64(c, k, v, vh, n);
   const m = MASK[size]!;
   const sb = SIGN[size]!;
   const u = size === 4 ? v >>> 0 : v;
+  const msb = (u & sb) !== 0 ? 1 : 0;
+  const msb2 = (u & (sb >>> 1)) !== 0 ? 1 : 0;
   let r: number;
   let cf: number;
   let of: number;
@@ -116,19 +124,23 @@ export function shift(c: Cpu, k: number, size: number, v: number, vh: number, co
     case 1: {
       // ROL/ROR: only CF and OF change; for 8/16-bit the rotation is modulo the width.
       const e = n % w;
-      r = k === 0 ? ((u << e) | (u >>> (w - e))) & m : ((u >>> e) | (u << (w - e))) & m;
-      if (e === 0) r = v;
+      r = e === 0 ? u : k === 0 ? ((u << e) | (u >>> (w - e))) & m : ((u >>> e) | (u << (w - e))) & m;
+      if (size === 4) r |= 0;
       cf = k === 0 ? r & 1 : (r & sb) !== 0 ? 1 : 0;
-      of = k === 0 ? ((r & sb) !== 0 ? 1 : 0) ^ cf : ((r ^ (r << 1)) & sb) !== 0 ? 1 : 0;
-      setCfOf(c, cf, of);
+      materialize(c);
+      if (n === 1 || fromCl) {
+        of = k === 0 ? msb ^ msb2 : msb ^ (u & 1);
+        c.flags = (c.flags & ~(CF | OF)) | cf | (of ? OF : 0);
+      } else c.flags = (c.flags & ~CF) | cf;
       return r;
     }
     case 2:
     case 3: {
       // RCL/RCR rotate through CF: modulo 9 for bytes, 17 for words (SDM "tempCOUNT ← (COUNT & 1FH) MOD 9").
       const e = size === 1 ? n % 9 : size === 2 ? n % 17 : n;
+      const cf0 = getCF(c);
       let x = u;
-      let carry = getCF(c);
+      let carry = cf0;
       for (let s = 0; s < e; s++) {
         if (k === 2) {
           const out = (x & sb) !== 0 ? 1 : 0;
@@ -141,9 +153,8 @@ export function shift(c: Cpu, k: number, size: number, v: number, vh: number, co
         }
       }
       r = size === 4 ? x | 0 : x;
-      cf = carry;
-      of = k === 2 ? ((r & sb) !== 0 ? 1 : 0) ^ cf : ((r ^ (r << 1)) & sb) !== 0 ? 1 : 0;
-      setCfOf(c, cf, of);
+      of = k === 2 ? msb ^ msb2 : msb ^ cf0;
+      setCfOf(c, carry, of);
       return r;
     }
     case 4:
@@ -156,14 +167,13 @@ export function shift(c: Cpu, k: number, size: number, v: number, vh: number, co
         r = t & m;
         cf = Math.floor(t / 2 ** w) & 1;
       }
-      of = ((r & sb) !== 0 ? 1 : 0) ^ cf;
+      of = msb ^ msb2;
       break;
     case 5:
       r = n >= 32 ? 0 : u >>> n;
       if (size === 4) r |= 0;
-      cf = (u >>> (n - 1)) & 1;
-      // OF is the original MSB for count 1; for larger counts Intel gives the XOR of the result's top two bits.
-      of = n === 1 ? ((u & sb) !== 0 ? 1 : 0) : 0;
+      cf = n > 32 ? 0 : (u / 2 ** (n - 1)) & 1;
+      of = msb;
       break;
     default: {
       const sv = (u << (32 - w)) >> (32 - w);
@@ -176,11 +186,13 @@ export function shift(c: Cpu, k: number, size: number, v: number, vh: number, co
   return r;
 }
 
-function shift64(c: Cpu, k: number, lo: number, hi: number, n: number): number {
+function shift64(c: Cpu, k: number, lo: number, hi: number, n: number, fromCl: boolean): number {
   let rl: number;
   let rh: number;
   let cf: number;
   let of: number;
+  const msb = hi >>> 31;
+  const msb2 = (hi >>> 30) & 1;
   switch (k) {
     case 0:
     case 1: {
@@ -202,8 +214,11 @@ function shift64(c: Cpu, k: number, lo: number, hi: number, n: number): number {
       rl = l;
       rh = h;
       cf = k === 0 ? rl & 1 : rh >>> 31;
-      of = k === 0 ? (rh >>> 31) ^ cf : ((rh ^ (rh << 1)) >>> 31) & 1;
-      setCfOf(c, cf, of);
+      materialize(c);
+      if (n === 1 || fromCl) {
+        of = k === 0 ? msb ^ msb2 : msb ^ (lo & 1);
+        c.flags = (c.flags & ~(CF | OF)) | cf | (of ? OF : 0);
+      } else c.flags = (c.flags & ~CF) | cf;
       c.hi = rh;
       return rl;
     }
@@ -211,7 +226,8 @@ function shift64(c: Cpu, k: number, lo: number, hi: number, n: number): number {
     case 3: {
       let l = lo;
       let h = hi;
-      let carry = getCF(c);
+      const cf0 = getCF(c);
+      let carry = cf0;
       for (let s = 0; s < n; s++) {
         if (k === 2) {
           const out = h >>> 31;
@@ -227,9 +243,8 @@ function shift64(c: Cpu, k: number, lo: number, hi: number, n: number): number {
       }
       rl = l | 0;
       rh = h | 0;
-      cf = carry;
-      of = k === 2 ? (rh >>> 31) ^ cf : ((rh ^ (rh << 1)) >>> 31) & 1;
-      setCfOf(c, cf, of);
+      of = k === 2 ? msb ^ msb2 : msb ^ cf0;
+      setCfOf(c, carry, of);
       c.hi = rh;
       return rl;
     }
@@ -243,7 +258,7 @@ function shift64(c: Cpu, k: number, lo: number, hi: number, n: number): number {
         rh = (hi << n) | (lo >>> (32 - n));
         rl = lo << n;
       }
-      of = (rh >>> 31) ^ cf;
+      of = msb ^ msb2;
       break;
     case 5:
       cf = bit64(lo, hi, n - 1);
@@ -256,7 +271,7 @@ function shift64(c: Cpu, k: number, lo: number, hi: number, n: number): number {
       }
       rl |= 0;
       rh |= 0;
-      of = n === 1 ? hi >>> 31 : 0;
+      of = msb;
       break;
     default:
       cf = n - 1 < 32 ? (lo >>> (n - 1)) & 1 : (hi >> (n - 1 - 32)) & 1;

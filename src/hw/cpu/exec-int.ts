@@ -44,6 +44,7 @@ import {
   readMem,
   rsp,
   SF,
+  SIGN,
   setLazy,
   setNum,
   setReg,
@@ -358,11 +359,22 @@ const neg: Handler = (c, i) => {
 };
 
 /**
- * Flags after MUL/IMUL: CF = OF = "upper half significant"; SF, ZF, AF, PF are undefined. Intel sets SF/ZF/PF
- * from the low half of the result and clears AF (verified natively in test/hw/cpu/flags.test.ts).
+ * Flags after MUL/IMUL: CF = OF = "upper half significant"; SF, ZF, AF, PF are undefined. Intel sets SF from
+ * the low half's sign, PF from its low byte, and clears ZF and AF (measured in test/hw/cpu/flags.test.ts).
  */
 function mulFlags(c: Cpu, size: number, lo: number, hi: number, overflow: boolean): void {
-  setLazy(c, lo, size === 8 ? hi : 0, size, overflow ? CF | OF : 0);
+  const sign = size === 8 ? hi < 0 : (lo & SIGN[size]!) !== 0;
+  materialize(c);
+  c.flags =
+    (c.flags & ~(CF | PF | AF | ZF | SF | OF)) | (overflow ? CF | OF : 0) | (sign ? SF : 0) | (parity8(lo) ? PF : 0);
+}
+
+function parity8(v: number): boolean {
+  let b = v & 0xff;
+  b ^= b >> 4;
+  b ^= b >> 2;
+  b ^= b >> 1;
+  return (b & 1) === 0;
 }
 
 const mul1: Handler = (c, i) => {
@@ -527,9 +539,10 @@ const shiftH: Handler = (c, i) => {
   if (d.kind === OK.MEM) c.m.probeW(a, d.size);
   const x = ld(c, i, d, a);
   const xh = c.hi;
-  const n = ld(c, i, i.ops[1]!, a) & 0xff;
+  const cnt = i.ops[1]!;
+  const n = ld(c, i, cnt, a) & 0xff;
   const masked = n & (d.size === 8 ? 63 : 31);
-  const r = shift(c, i.row!.cc!, d.size, x, xh, n);
+  const r = shift(c, i.row!.cc!, d.size, x, xh, n, cnt.kind === OK.REG);
   // A zero count leaves memory untouched; a 32-bit register is still written (upper half zeroed).
   if (masked === 0 && d.kind === OK.MEM) return;
   st(c, d, a, r, c.hi);
@@ -573,10 +586,10 @@ const shld: Handler = (c, i) => {
   }
   const rl = Number(R & 0xffffffffn) | 0;
   const rh = Number(R >> 32n) | 0;
-  const sb = size === 8 ? 1n << 63n : 1n << (W - 1n);
+  // OF: Intel applies the 1-bit formula for every count — SHLD: MSB ^ MSB-1 of DEST; SHRD: MSB(DEST) ^ LSB(SRC).
+  const sb = 1n << (W - 1n);
   const xMsb = (X & sb) !== 0n;
-  const rMsb = (R & sb) !== 0n;
-  const of = xMsb !== rMsb;
+  const of = left ? xMsb !== ((X & (sb >> 1n)) !== 0n) : xMsb !== ((Y & 1n) !== 0n);
   const lo = size === 4 ? rl : size === 8 ? rl : rl & MASK[size]!;
   setLazy(c, lo, size === 8 ? rh : 0, size, Number(cf) | (of ? OF : 0));
   st(c, d, a, lo, rh);
@@ -634,21 +647,23 @@ const bsf: Handler = (c, i) => {
   else if (size === 8) n = vh !== 0 ? 63 - Math.clz32(vh) : v !== 0 ? 31 - Math.clz32(v) : -1;
   else n = v !== 0 ? 31 - Math.clz32(size === 4 ? v : v & MASK[size]!) : -1;
   if (k <= 1) {
-    // BSF/BSR: ZF = (source = 0); the destination is left unchanged for a zero source (Intel, and AMD documents
-    // it). CF, OF, SF, AF, PF are undefined; Intel clears... (see test/hw/cpu/flags.test.ts).
+    // BSF/BSR: ZF = (source = 0) and the destination is left unchanged for a zero source (Intel; AMD documents
+    // it). CF, OF, SF, AF, PF are undefined: Intel clears CF, OF, SF, AF and sets PF from the result's low
+    // byte, or sets it for a zero source (measured in test/hw/cpu/flags.test.ts).
     materialize(c);
+    const base = c.flags & ~(CF | PF | AF | ZF | SF | OF);
     if (zero) {
-      c.flags |= ZF;
+      c.flags = base | ZF | PF;
       return;
     }
-    c.flags &= ~ZF;
+    c.flags = base | (parity8(n) ? PF : 0);
     setReg(c, d.reg, size, n, 0);
     return;
   }
   if (k === 3) n = zero ? w : w - 1 - n;
-  // TZCNT/LZCNT: CF = (source = 0), ZF = (result = 0); OF, SF, AF, PF undefined.
+  // TZCNT/LZCNT: CF = (source = 0), ZF = (result = 0); OF, SF, AF, PF undefined and cleared by Intel.
   materialize(c);
-  c.flags = (c.flags & ~(CF | ZF)) | (zero ? CF : 0) | (n === 0 ? ZF : 0);
+  c.flags = (c.flags & ~(CF | PF | AF | ZF | SF | OF)) | (zero ? CF : 0) | (n === 0 ? ZF : 0);
   setReg(c, d.reg, size, n, 0);
 };
 
