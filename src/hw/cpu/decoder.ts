@@ -90,6 +90,10 @@ interface Compiled {
   row: OpRow;
   specs: Spec[];
   needsModrm: boolean;
+  /** An M operand: the register form (mod = 3) is #UD. */
+  memOnly: boolean;
+  /** An R or U operand: the memory form is #UD. */
+  regOnly: boolean;
 }
 
 // Lookup: per map, per opcode byte, the candidate rows.
@@ -102,7 +106,7 @@ for (const m of [0, 0x0f, 0x0f38, 0x0f3a])
 
 function parseSpec(s: string): Spec {
   if (s === 'sIb') return { letter: 's', size: 'b' };
-  if (/^[A-Z][a-z]+$/.test(s) && 'EGMRIJZOXYVWUS'.includes(s[0]!)) return { letter: s[0]!, size: s.slice(1) };
+  if (/^[A-Z][a-z]+$/.test(s) && 'EGMRIJZOXYVWUSB'.includes(s[0]!)) return { letter: s[0]!, size: s.slice(1) };
   if (s === 'V' || s === 'U') return { letter: s, size: 'x' };
   return { letter: s, size: '' };
 }
@@ -110,7 +114,9 @@ function parseSpec(s: string): Spec {
 for (const row of OPCODES) {
   const specs = row.ops.map(parseSpec);
   const needsModrm = row.ext !== undefined || specs.some((s) => 'EGMRVWUS'.includes(s.letter));
-  MAPS.get(row.map)![row.op]!.push({ row, specs, needsModrm });
+  const memOnly = specs.some((s) => s.letter === 'M');
+  const regOnly = specs.some((s) => s.letter === 'R' || s.letter === 'U');
+  MAPS.get(row.map)![row.op]!.push({ row, specs, needsModrm, memOnly, regOnly });
 }
 
 /** Rows for a map/opcode (for generated tests and the formatter). */
@@ -260,6 +266,9 @@ function decodeInto(insn: Insn, next: () => number, consumed: () => number): voi
     if (r.mod === 'reg' && !isReg) return false;
     if (r.mod === 'mem' && isReg) return false;
     if (r.rm !== undefined && r.rm !== modrm) return false;
+    if ((c.memOnly && isReg) || (c.regOnly && !isReg)) return false;
+    // Only ES, CS, SS, DS, FS, GS exist: Sreg encodings 6 and 7 are #UD (SDM Vol. 2 "MOV").
+    if (c.row.sem === 'movFromSeg' && ext > 5) return false;
     return true;
   };
   const pool = cands.filter(fits);
@@ -267,10 +276,8 @@ function decodeInto(insn: Insn, next: () => number, consumed: () => number): voi
   let mandatory66 = false;
   if (map === 0 && b === 0x90) {
     // 90 is XCHG rAX, r8 with REX.B; F3 90 is PAUSE; otherwise NOP (SDM Vol. 2 "NOP", "XCHG").
-    chosen =
-      rex & 1
-        ? pool.find((c) => c.row.sem === 'xchg')
-        : pool.find((c) => c.row.pfx === (lastRep === 0xf3 ? 'F3' : 'np'));
+    if (lastRep === 0xf3) chosen = pool.find((c) => c.row.pfx === 'F3');
+    else chosen = rex & 1 ? pool.find((c) => c.row.sem === 'xchg') : pool.find((c) => c.row.pfx === 'np');
   } else if (pool.some((c) => c.row.pfx !== undefined)) {
     const want = lastRep === 0xf3 ? 'F3' : lastRep === 0xf2 ? 'F2' : undefined;
     if (want) chosen = pool.find((c) => c.row.pfx === want);
@@ -287,6 +294,7 @@ function decodeInto(insn: Insn, next: () => number, consumed: () => number): voi
     return;
   }
   const row = chosen.row;
+  if (row.flags & F.NOREP && lastRep) return;
   if (row.pfx === '66') mandatory66 = true;
 
   // Operand size: REX.W > 66 > default (SDM Vol. 1 §3.6.1 Table 3-4).
@@ -361,6 +369,12 @@ function sizeOf(code: string, insn: Insn): number {
       return insn.opsize;
     case 'y':
       return insn.rex & 8 ? 8 : 4;
+    case 'yb':
+      return insn.mod === 3 ? (insn.rex & 8 ? 8 : 4) : 1;
+    case 'yw':
+      return insn.mod === 3 ? (insn.rex & 8 ? 8 : 4) : 2;
+    case 'yd':
+      return insn.mod === 3 ? (insn.rex & 8 ? 8 : 4) : 4;
     case 'z':
       return insn.opsize === 2 ? 2 : 4;
     case 'x':
@@ -434,8 +448,12 @@ function operand(insn: Insn, s: Spec, next: () => number, rex: number): Operand 
     }
     case 'O': {
       // moffs64 (A0-A3): the address is an 8-byte immediate (4 with 67).
+      // Kept exactly in imm/immHi (no immediate shares these forms); disp holds the signed value, exact for
+      // every canonical address.
       const lo = readS32(next);
       const hi = insn.asize === 8 ? readS32(next) : 0;
+      insn.imm = lo;
+      insn.immHi = hi;
       insn.disp = hi * 4294967296 + (lo >>> 0);
       insn.base = -1;
       insn.index = -1;
@@ -443,6 +461,7 @@ function operand(insn: Insn, s: Spec, next: () => number, rex: number): Operand 
     }
     case 'X':
     case 'Y':
+    case 'B':
       return mem(sizeOf(s.size, insn));
     case 'AL':
       return { kind: OK.REG, size: 1, reg: 0 };

@@ -305,6 +305,8 @@ const cwd: Handler = (c, i) => {
 const xlat: Handler = (c, i) => {
   let a = c.getRegNum(3) + (c.r[0]! & 0xff);
   if (i.asize === 4) a = (a % TWO32) >>> 0;
+  if (i.seg === 4) a += c.fsBase;
+  else if (i.seg === 5) a += c.gsBase;
   const v = c.m.rd8(checkCanon(a, false));
   setReg(c, 0, 1, v, 0);
 };

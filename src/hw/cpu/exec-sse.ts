@@ -229,8 +229,8 @@ const pmovmskb: Handler = (c, i) => {
 
 const maskmov: Handler = (c, i) => {
   // MASKMOVDQU writes the selected bytes of the source to [RDI] (DS segment; 67 selects EDI).
-  const s = i.ops[0]!.reg * 16;
-  const m = i.ops[1]!.reg * 16;
+  const s = i.ops[1]!.reg * 16;
+  const m = i.ops[2]!.reg * 16;
   let a = i.asize === 4 ? c.r[14]! >>> 0 : c.getRegNum(7);
   if (i.seg === 4) a += c.fsBase;
   else if (i.seg === 5) a += c.gsBase;

@@ -3,6 +3,7 @@ export * from './cpu';
 export * from './decode-cache';
 export * from './decoder';
 export * from './flat-address-space';
+export * from './format';
 export * from './mmu';
 export * from './opcodes';
 export * from './page-table';

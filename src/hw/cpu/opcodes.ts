@@ -9,7 +9,9 @@
  *   Z  register in the opcode's low bits   O  absolute moffs64    X/Y string source [rSI] / destination [rDI]
  *   V  XMM in ModRM reg                    W  XMM or memory (r/m) U  XMM in r/m, register only
  *  sizes: b 8, w 16, d 32, q 64, v operand size (16/32/64), y 32/64 by REX.W, z 16/32 (imm sign-extended to 64),
- *         x 128, dq 128, fx 512-byte FXSAVE area, xs XSAVE area; sIb is an imm8 sign-extended to operand size.
+ *         x 128, dq 128, fx 512-byte FXSAVE area, xs XSAVE area; sIb is an imm8 sign-extended to operand size;
+ *         yb/yw/yd: a 32/64-bit register but an 8/16/32-bit memory operand (PEXTRB/W, PINSRB/W, EXTRACTPS).
+ *  B  the implicit XLAT operand byte ptr [rBX+AL]
  * Fixed operands: AL, AX, rAX (operand size), CL, DX, 1.
  *
  * Flags (the legend v86 uses, trimmed to what 64-bit user mode needs): see the `F` constants below.
@@ -38,6 +40,8 @@ export const F = {
   RMW: 64,
   /** XCHG with memory is implicitly locked. */
   ILOCK: 128,
+  /** An F2/F3 prefix makes the encoding a different (unimplemented) instruction: #UD. */
+  NOREP: 256,
 } as const;
 
 export type Map = 0 | 0x0f | 0x0f38 | 0x0f3a;
@@ -118,7 +122,7 @@ for (let r = 0; r < 8; r++) {
   r1(0x50 + r, 'push', 'Zv', 'push', { flags: F.D64 });
   r1(0x58 + r, 'pop', 'Zv', 'pop', { flags: F.D64 });
 }
-r1(0x63, 'movsxd', 'Gv,Ed', 'movsxd');
+r1(0x63, 'movsxd', 'Gv,Ez', 'movsxd'); // with 66 the source is r/m16 (MOVSXD r16, r/m16)
 r1(0x68, 'push', 'Iz', 'push', { flags: F.D64 });
 r1(0x69, 'imul', 'Gv,Ev,Iz', 'imul3');
 r1(0x6a, 'push', 'sIb', 'push', { flags: F.D64 });
@@ -139,10 +143,11 @@ r1(0x8f, 'pop', 'Ev', 'pop', { ext: 0, flags: F.D64 });
 // 90 is NOP only without REX.B (with it, XCHG r8, rAX); F3 90 is PAUSE.
 r1(0x90, 'nop', '', 'nop', { pfx: 'np' });
 r1(0x90, 'pause', '', 'nop', { pfx: 'F3' });
-for (let r = 1; r < 8; r++) r1(0x90 + r, 'xchg', 'Zv,rAX', 'xchg');
+// 90 with REX.B is XCHG r8, rAX (the decoder picks this row only then).
+for (let r = 0; r < 8; r++) r1(0x90 + r, 'xchg', 'Zv,rAX', 'xchg');
 r1(0x98, 'cwde', '', 'cbw');
 r1(0x99, 'cdq', '', 'cwd');
-r1(0x9b, 'fwait', '', 'fwait');
+r1(0x9b, 'wait', '', 'fwait'); // WAIT/FWAIT; iced and objdump print "wait"
 r1(0x9c, 'pushf', '', 'pushf', { flags: F.D64 });
 r1(0x9d, 'popf', '', 'popf', { flags: F.D64 | F.BRANCH });
 r1(0x9e, 'sahf', '', 'sahf');
@@ -185,7 +190,7 @@ r1(0xc8, 'enter', 'Iw,Ib', 'enter', { flags: F.D64 });
 r1(0xc9, 'leave', '', 'leave', { flags: F.D64 });
 r1(0xcc, 'int3', '', 'int3', { flags: F.BRANCH | F.STOP });
 r1(0xcd, 'int', 'Ib', 'intn', { flags: F.BRANCH | F.STOP });
-r1(0xd7, 'xlatb', '', 'xlat');
+r1(0xd7, 'xlatb', 'Bb', 'xlat'); // implicit byte ptr [rBX+AL]
 r1(0xe0, 'loopne', 'Jb', 'loop', { cc: 0, flags: F.F64 | F.BRANCH });
 r1(0xe1, 'loope', 'Jb', 'loop', { cc: 1, flags: F.F64 | F.BRANCH });
 r1(0xe2, 'loop', 'Jb', 'loop', { cc: 2, flags: F.F64 | F.BRANCH });
@@ -244,11 +249,11 @@ r1(0xdf, 'fnstsw', 'AX', 'fnstsw', { ext: 4, mod: 'reg', rm: 0xe0 });
 
 // ---- two-byte map 0F -------------------------------------------------------------------------------------
 
-r2(0x01, 'xgetbv', '', 'xgetbv', { ext: 2, mod: 'reg', rm: 0xd0 });
+r2(0x01, 'xgetbv', '', 'xgetbv', { ext: 2, mod: 'reg', rm: 0xd0, pfx: 'np' });
 // ENCLS (0F 01 CF) and ENCLU (0F 01 D7) stop run() so the SGX leaves can be dispatched (SDM Vol. 3D §40/41).
-r2(0x01, 'encls', '', 'encls', { ext: 1, mod: 'reg', rm: 0xcf, flags: F.BRANCH | F.STOP });
-r2(0x01, 'enclu', '', 'enclu', { ext: 2, mod: 'reg', rm: 0xd7, flags: F.BRANCH | F.STOP });
-r2(0x01, 'rdtscp', '', 'rdtscp', { ext: 7, mod: 'reg', rm: 0xf9 });
+r2(0x01, 'encls', '', 'encls', { ext: 1, mod: 'reg', rm: 0xcf, pfx: 'np', flags: F.BRANCH | F.STOP });
+r2(0x01, 'enclu', '', 'enclu', { ext: 2, mod: 'reg', rm: 0xd7, pfx: 'np', flags: F.BRANCH | F.STOP });
+r2(0x01, 'rdtscp', '', 'rdtscp', { ext: 7, mod: 'reg', rm: 0xf9, pfx: 'np' });
 r2(0x05, 'syscall', '', 'syscall', { flags: F.BRANCH | F.STOP });
 r2(0x0b, 'ud2', '', 'ud2', { flags: F.BRANCH | F.STOP });
 r2(0x0d, 'prefetch', 'Mb', 'nop', { ext: 0, mod: 'mem' });
@@ -300,8 +305,8 @@ r2(0xbd, 'lzcnt', 'Gv,Ev', 'bsf', { pfx: 'F3', cc: 3 });
 r2(0xc0, 'xadd', 'Eb,Gb', 'xadd', { flags: F.LOCK });
 r2(0xc1, 'xadd', 'Ev,Gv', 'xadd', { flags: F.LOCK });
 r2(0xc7, 'cmpxchg8b', 'Mq', 'cmpxchg8b', { ext: 1, mod: 'mem', flags: F.LOCK });
-r2(0xc7, 'rdrand', 'Rv', 'rdrand', { ext: 6, mod: 'reg', cc: 0 });
-r2(0xc7, 'rdseed', 'Rv', 'rdrand', { ext: 7, mod: 'reg', cc: 1 });
+r2(0xc7, 'rdrand', 'Rv', 'rdrand', { ext: 6, mod: 'reg', cc: 0, flags: F.NOREP });
+r2(0xc7, 'rdseed', 'Rv', 'rdrand', { ext: 7, mod: 'reg', cc: 1, flags: F.NOREP });
 r2(0xc7, 'rdpid', 'Rq', 'rdpid', { ext: 7, mod: 'reg', pfx: 'F3' });
 for (let r = 0; r < 8; r++) r2(0xc8 + r, 'bswap', 'Zv', 'bswap');
 // Group 15 (0F AE): state save/restore, MXCSR, fences, FS/GS base (CR4.FSGSBASE is on in Linux ≥ 5.9).
@@ -368,8 +373,8 @@ r2(0x2e, 'ucomiss', 'V,Wd', 'comis', { pfx: 'np', cc: 4 });
 r2(0x2e, 'ucomisd', 'V,Wq', 'comis', { pfx: '66', cc: 8 });
 r2(0x2f, 'comiss', 'V,Wd', 'comis', { pfx: 'np', cc: 4 | 0x10 });
 r2(0x2f, 'comisd', 'V,Wq', 'comis', { pfx: '66', cc: 8 | 0x10 });
-r2(0x50, 'movmskps', 'Gd,U', 'movmsk', { pfx: 'np', mod: 'reg', cc: 4 });
-r2(0x50, 'movmskpd', 'Gd,U', 'movmsk', { pfx: '66', mod: 'reg', cc: 8 });
+r2(0x50, 'movmskps', 'Gy,U', 'movmsk', { pfx: 'np', mod: 'reg', cc: 4 });
+r2(0x50, 'movmskpd', 'Gy,U', 'movmsk', { pfx: '66', mod: 'reg', cc: 8 });
 // Floating-point arithmetic: cc = (lane width) | (scalar ? 0x10 : 0); the op is in `sem`.
 for (const [op, name] of [
   [0x51, 'sqrt'],
@@ -416,7 +421,7 @@ r2(0xc2, 'cmpsd', 'V,Wq,Ib', 'fcmp', { pfx: 'F2', cc: 8 | 0x10 });
 r2(0xc6, 'shufps', 'V,Wx,Ib', 'shufp', { pfx: 'np', cc: 4 });
 r2(0xc6, 'shufpd', 'V,Wx,Ib', 'shufp', { pfx: '66', cc: 8 });
 r2(0xf0, 'lddqu', 'V,Mx', 'movx', { pfx: 'F2', mod: 'mem' });
-r2(0xf7, 'maskmovdqu', 'V,U', 'maskmov', { pfx: '66', mod: 'reg' });
+r2(0xf7, 'maskmovdqu', 'Yx,V,U', 'maskmov', { pfx: '66', mod: 'reg' }); // implicit destination [rDI]
 
 // SSE2 integer (66 prefix; the no-prefix MMX forms are not implemented and decode as #UD).
 // cc for shared handlers: lane width in bytes, plus variant bits documented in exec-sse.ts.
@@ -465,15 +470,15 @@ r2(0x7e, 'movd', 'Ey,V', 'movdFromX', { pfx: '66' });
 r2(0x7e, 'movq', 'V,Wq', 'movq', { pfx: 'F3' });
 r2(0x7f, 'movdqa', 'Wx,V', 'movxa', { pfx: '66' });
 r2(0x7f, 'movdqu', 'Wx,V', 'movx', { pfx: 'F3' });
-r2(0xc4, 'pinsrw', 'V,Ew,Ib', 'pinsr', { pfx: '66', cc: 2 });
-r2(0xc5, 'pextrw', 'Gd,U,Ib', 'pextr', { pfx: '66', mod: 'reg', cc: 2 });
+r2(0xc4, 'pinsrw', 'V,Eyw,Ib', 'pinsr', { pfx: '66', cc: 2 });
+r2(0xc5, 'pextrw', 'Gy,U,Ib', 'pextr', { pfx: '66', mod: 'reg', cc: 2 });
 P(0xd1, 'psrlw', 'pshift', 0x02);
 P(0xd2, 'psrld', 'pshift', 0x04);
 P(0xd3, 'psrlq', 'pshift', 0x08);
 P(0xd4, 'paddq', 'padd', 8);
 P(0xd5, 'pmullw', 'pmul', 0);
 r2(0xd6, 'movq', 'Wq,V', 'movq', { pfx: '66' });
-r2(0xd7, 'pmovmskb', 'Gd,U', 'pmovmskb', { pfx: '66', mod: 'reg' });
+r2(0xd7, 'pmovmskb', 'Gy,U', 'pmovmskb', { pfx: '66', mod: 'reg' });
 P(0xd8, 'psubusb', 'paddsat', 0x11);
 P(0xd9, 'psubusw', 'paddsat', 0x12);
 P(0xda, 'pminub', 'pminmax', 0x01);
@@ -583,11 +588,11 @@ P3A(0x0c, 'blendps', 'pblend', 4);
 P3A(0x0d, 'blendpd', 'pblend', 8);
 P3A(0x0e, 'pblendw', 'pblend', 2);
 P3A(0x0f, 'palignr', 'palignr', 0);
-P3A(0x14, 'pextrb', 'pextr', 1, 'Ed,V,Ib');
-P3A(0x15, 'pextrw', 'pextr', 2, 'Ew,V,Ib');
+P3A(0x14, 'pextrb', 'pextr', 1, 'Eyb,V,Ib');
+P3A(0x15, 'pextrw', 'pextr', 2, 'Eyw,V,Ib');
 P3A(0x16, 'pextrd', 'pextr', 4, 'Ey,V,Ib');
-P3A(0x17, 'extractps', 'pextr', 5, 'Ed,V,Ib');
-P3A(0x20, 'pinsrb', 'pinsr', 1, 'V,Ed,Ib');
+P3A(0x17, 'extractps', 'pextr', 5, 'Eyd,V,Ib');
+P3A(0x20, 'pinsrb', 'pinsr', 1, 'V,Eyb,Ib');
 P3A(0x21, 'insertps', 'insertps', 0, 'V,Wd,Ib');
 P3A(0x22, 'pinsrd', 'pinsr', 4, 'V,Ey,Ib');
 P3A(0x40, 'dpps', 'fdp', 4);
