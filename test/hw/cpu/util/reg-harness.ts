@@ -92,7 +92,7 @@ export function runInterpRegs(c: RegCase): RegResult & { stop: string } {
   space.map(STACK - 65536, 65536, { write: true });
   space.write(CODE, Uint8Array.from([...c.code, 0xc3]));
   const cpu = createCpu({ mem: space.mem, pageTable: space });
-  c.regs.forEach((v, k) => cpu.setReg64(k, v));
+  for (const [k, v] of c.regs.entries()) cpu.setReg64(k, v);
   cpu.setFlags(c.flags);
   cpu.m.wr64(STACK - 8, (RETURN_SENTINEL % 2 ** 32) | 0, Math.floor(RETURN_SENTINEL / 2 ** 32));
   cpu.setRegNum(4, STACK - 8);
