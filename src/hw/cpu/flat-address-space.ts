@@ -15,10 +15,12 @@ export interface MapOptions {
   readonly user?: boolean;
 }
 
+/** Next free RAM page per PhysMem, so that address spaces sharing a PhysMem never alias each other's pages. */
+const nextFree = new WeakMap<PhysMem, number>();
+
 export class FlatAddressSpace implements PageTable {
   readonly mem: PhysMem;
   private readonly ptes = new Map<number, Pte>();
-  private nextPfn = 1;
 
   constructor(mem?: PhysMem) {
     this.mem = mem ?? new PhysMem({ ramBytes: 2 ** 36, epcSections: [] });
@@ -36,7 +38,11 @@ export class FlatAddressSpace implements PageTable {
     for (let v = first; v <= last; v++) {
       const old = this.ptes.get(v);
       if (old) old.flags = flags | (old.flags & ~(PTE_W | PTE_U | PTE_NX | PTE_P));
-      else this.ptes.set(v, { pfn: this.nextPfn++, flags });
+      else {
+        const pfn = nextFree.get(this.mem) ?? 1;
+        nextFree.set(this.mem, pfn + 1);
+        this.ptes.set(v, { pfn, flags });
+      }
     }
   }
 

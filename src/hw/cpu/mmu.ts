@@ -308,8 +308,10 @@ export class Mmu {
       this.hi = dv.getInt32(off + 4, true);
       return dv.getInt32(off, true);
     }
-    // Check both pages before reading either, so a fault leaves nothing half-done.
-    this.rdSlow(a + 7, 1);
+    // Check both pages before reading either (the first page first, as CR2 then shows), so a fault leaves
+    // nothing half-done.
+    this.rd8(a);
+    this.rd8(a + 7 - ((a + 7) & 4095));
     const lo = this.rdSlow(a, 4) | 0;
     this.hi = this.rdSlow(a + 4, 4) | 0;
     return lo;
@@ -317,8 +319,11 @@ export class Mmu {
 
   /** Unaligned or page-crossing read of up to 4 bytes, byte by byte (each page translated once). */
   private rdSlow(a: number, n: number): number {
-    // Translate the last byte first: for a crossing access the fault (if any) is on either page before data.
-    this.rd8(a + n - 1);
+    // Translate the first page, then the second one at its base: a fault on the second page reports the
+    // page's first byte in CR2, the first byte of the access that lies in it.
+    this.rd8(a);
+    const last = a + n - 1;
+    this.rd8(last - (last & 4095));
     let v = 0;
     for (let k = n - 1; k >= 0; k--) v = v * 256 + this.rd8(a + k);
     return v;
@@ -334,9 +339,9 @@ export class Mmu {
     if (this.tagW[s] !== vpn) this.fill(a, 'w');
     if (off + n > 4096) {
       const b = a + n - 1;
-      const offb = b & 4095;
-      const vb = (b - offb) / 4096;
-      if (this.tagW[vb & TLB_MASK] !== vb) this.fill(b, 'w');
+      const base = b - (b & 4095);
+      const vb = base / 4096;
+      if (this.tagW[vb & TLB_MASK] !== vb) this.fill(base, 'w');
     }
   }
 
@@ -394,7 +399,8 @@ export class Mmu {
   /** Reads `n` bytes into `out` (for XMM/FXSAVE-sized accesses); all pages are checked first. */
   rdBytes(a: number, n: number, out: Uint8Array, outOff = 0): void {
     this.rd8(a);
-    this.rd8(a + n - 1);
+    const last = a + n - 1;
+    this.rd8(last - (last & 4095));
     const off = a & 4095;
     if (off + n <= 4096) {
       const s = ((a - off) / 4096) & TLB_MASK;
