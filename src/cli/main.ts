@@ -1,5 +1,7 @@
 // The sgxsim command line (node only). Each subcommand lives in its own file and registers itself here.
 import { Command, CommanderError } from 'commander';
+import { registerDisasm } from './disasm';
+import { registerExec } from './exec';
 
 export function buildProgram(): Command {
   const program = new Command('sgxsim')
@@ -7,6 +9,8 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride();
+  registerExec(program);
+  registerDisasm(program);
   return program;
 }
 
