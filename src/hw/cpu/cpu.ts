@@ -96,6 +96,13 @@ export interface CpuOptions {
   readonly cpuid?: (leaf: number, subleaf: number) => readonly [number, number, number, number] | undefined;
   /** Processor number reported by RDPID/RDTSCP (IA32_TSC_AUX). */
   readonly tscAux?: number;
+  /**
+   * Compile hot blocks to JS functions with `new Function` (default true). Turn off where eval is not
+   * allowed (a strict Content-Security-Policy); results are identical either way.
+   */
+  readonly jit?: boolean;
+  /** Entries of a block before it is compiled (default 2; 0 compiles on first use, as tests do). */
+  readonly jitThreshold?: number;
 }
 
 /** The interface the MMU and run loop need from the decoded-instruction cache (decode-cache.ts). */
@@ -154,6 +161,8 @@ export class Cpu {
   cpl = 3;
   enclave: EnclaveMode | null = null;
   icount = 0;
+  /** Index of the instruction a compiled block is executing (jit.ts), for fault reporting. */
+  blk = 0;
   readonly m: Mmu;
   readonly cache: CodeCache;
   readonly rng: Rng;

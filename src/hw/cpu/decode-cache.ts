@@ -9,12 +9,19 @@
 import { PAGE_SIZE } from '../mem/page';
 import type { CodeCache } from './cpu';
 import type { Insn } from './decoder';
+import type { BlockFn } from './jit';
 import type { Mmu } from './mmu';
 
 /** A basic block: instructions decoded from consecutive bytes of one physical page. */
 export interface Block {
   readonly pa: number;
   readonly insns: Insn[];
+  /** Times entered; the block is compiled (jit.ts) once it is hot. */
+  hits: number;
+  /** The compiled function, once compiled. */
+  fn: BlockFn | undefined;
+  /** Byte offset of each instruction from the block start (and the end). */
+  offs: number[] | undefined;
 }
 
 export class DecodeCache implements CodeCache {

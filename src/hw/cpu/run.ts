@@ -14,6 +14,7 @@ import { Cpu, type CpuOptions, type CpuState, StopSignal, TF, TWO32 } from './cp
 import { type Block, DecodeCache } from './decode-cache';
 import { decodeInsn, type Insn } from './decoder';
 import { bindHandler } from './exec';
+import { blockOffsets, compileBlock, HELPERS } from './jit';
 import { F } from './opcodes';
 
 /** Why run() returned. */
@@ -44,6 +45,8 @@ export interface RunResult {
 
 /** Longest run of instructions in one block. */
 const MAX_BLOCK = 64;
+/** Entries before a block is compiled to a JS function (CpuOptions.jitThreshold overrides). */
+const JIT_THRESHOLD = 2;
 
 /** Creates a CPU over `opts.mem` and `opts.pageTable`, in user mode (CPL 3) outside enclave mode. */
 export function createCpu(opts: CpuOptions): Cpu {
@@ -86,7 +89,7 @@ function buildBlock(c: Cpu, rip: number, slot: number, pa: number, cacheable: bo
     off += insn.len;
     if (crossPage || !insn.row || insn.row.flags & F.BRANCH || off >= PAGE_SIZE) break;
   }
-  const block: Block = { pa, insns };
+  const block: Block = { pa, insns, hits: 0, fn: undefined, offs: undefined };
   if (cacheable && !crossPage) c.cache instanceof DecodeCache && c.cache.put(block);
   return block;
 }
@@ -98,7 +101,12 @@ function buildBlock(c: Cpu, rip: number, slot: number, pa: number, cacheable: bo
 export function run(c: Cpu, budget: number): RunResult {
   const m = c.m;
   const cache = c.cache as DecodeCache;
+  const jit = c.opts.jit !== false;
+  const threshold = c.opts.jitThreshold ?? JIT_THRESHOLD;
   let n = 0;
+  // While a compiled block runs: its entry RIP and offsets, to place RIP on a faulting instruction.
+  let inBlock: Block | undefined;
+  let entry = 0;
   try {
     while (n < budget) {
       const rip = c.rip;
@@ -108,6 +116,20 @@ export function run(c: Cpu, budget: number): RunResult {
       const pa = m.pfnX[slot]! * PAGE_SIZE + off;
       const block = (!abort && cache.get(pa)) || buildBlock(c, rip, slot, pa, !abort);
       const insns = block.insns;
+      if (jit && !(c.flags & TF) && budget - n >= insns.length) {
+        let fn = block.fn;
+        if (fn === undefined && ++block.hits >= threshold && !abort) {
+          fn = block.fn = compileBlock(insns);
+          block.offs = blockOffsets(insns);
+        }
+        if (fn !== undefined) {
+          inBlock = block;
+          entry = rip;
+          n += fn(c, insns, HELPERS);
+          inBlock = undefined;
+          continue;
+        }
+      }
       if (c.flags & TF) {
         // Single-step: one instruction, then #DB (a trap: RIP after the instruction; SDM Vol. 3A §17.3.1.4).
         const ins = insns[0]!;
@@ -137,6 +159,12 @@ export function run(c: Cpu, budget: number): RunResult {
     c.icount += n;
     return { stop: { kind: 'budget' }, executed: n };
   } catch (e) {
+    if (inBlock) {
+      // The compiled block recorded the index of the instruction that threw.
+      n += c.blk;
+      c.rip = entry + inBlock.offs![c.blk]!;
+      if (e instanceof StopSignal) c.nextRip = entry + inBlock.offs![c.blk + 1]!;
+    }
     c.icount += n;
     if (isFault(e)) return { stop: { kind: 'fault', fault: e, trap: false }, executed: n };
     if (e instanceof StopSignal) {

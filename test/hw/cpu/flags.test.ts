@@ -29,15 +29,17 @@ describe.skipIf(!hasGcc())('flags and registers match the host CPU instruction b
   }
   const native = runNativeRegs(cases);
 
-  it('every sequence leaves the same registers and arithmetic flags', () => {
-    cases.forEach((c, k) => {
-      const got = runInterpRegs(c);
-      const want = native[k]!;
-      const what = `code ${Buffer.from(c.code).toString('hex')} flags0 0x${c.flags.toString(16)} regs0 [${c.regs.map((r) => r.toString(16)).join(',')}] (seed ${SEED})`;
-      expect(got.stop, `${what}: stop`).toBe('returned');
-      for (const r of TEST_REGS)
-        expect(got.regs[r]!.toString(16), `${what}: register ${r}`).toBe(want.regs[r]!.toString(16));
-      expect((got.flags & ARITH).toString(16), `${what}: flags`).toBe((want.flags & ARITH).toString(16));
+  for (const jit of [false, true]) {
+    it(`every sequence leaves the same registers and arithmetic flags (${jit ? 'compiled blocks' : 'interpreter'})`, () => {
+      cases.forEach((c, k) => {
+        const got = runInterpRegs(c, jit);
+        const want = native[k]!;
+        const what = `code ${Buffer.from(c.code).toString('hex')} flags0 0x${c.flags.toString(16)} regs0 [${c.regs.map((r) => r.toString(16)).join(',')}] (seed ${SEED})`;
+        expect(got.stop, `${what}: stop`).toBe('returned');
+        for (const r of TEST_REGS)
+          expect(got.regs[r]!.toString(16), `${what}: register ${r}`).toBe(want.regs[r]!.toString(16));
+        expect((got.flags & ARITH).toString(16), `${what}: flags`).toBe((want.flags & ARITH).toString(16));
+      });
     });
-  });
+  }
 });

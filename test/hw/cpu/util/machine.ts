@@ -15,6 +15,12 @@ export const CODE = 0x40_0000;
 export const DATA = 0x60_0000;
 export const STACK_TOP = 0x7000_0000;
 
+let jitMode = false;
+/** Makes later machines compile every block on first use (true) or interpret only (false). */
+export function setJitMode(on: boolean): void {
+  jitMode = on;
+}
+
 export interface TestMachine {
   readonly space: FlatAddressSpace;
   readonly cpu: Cpu;
@@ -39,6 +45,8 @@ export function makeTestMachine(
     pageTable: space,
     cache,
     ...(opts.accessHook && { accessHook: opts.accessHook }),
+    jit: jitMode,
+    jitThreshold: 0,
     ...opts.cpu,
   });
   cpu.rip = CODE;

@@ -85,13 +85,13 @@ export function runNativeRegs(cases: readonly RegCase[]): RegResult[] {
 const CODE = 0x40_0000;
 const STACK = 0x7000_0000;
 
-/** Runs one case in the interpreter. */
-export function runInterpRegs(c: RegCase): RegResult & { stop: string } {
+/** Runs one case in the interpreter, or (jit) through the block compiler on first use. */
+export function runInterpRegs(c: RegCase, jit = false): RegResult & { stop: string } {
   const space = new FlatAddressSpace();
   space.map(CODE, 4096, { exec: true });
   space.map(STACK - 65536, 65536, { write: true });
   space.write(CODE, Uint8Array.from([...c.code, 0xc3]));
-  const cpu = createCpu({ mem: space.mem, pageTable: space });
+  const cpu = createCpu({ mem: space.mem, pageTable: space, jit, jitThreshold: 0 });
   for (const [k, v] of c.regs.entries()) cpu.setReg64(k, v);
   cpu.setFlags(c.flags);
   cpu.m.wr64(STACK - 8, (RETURN_SENTINEL % 2 ** 32) | 0, Math.floor(RETURN_SENTINEL / 2 ** 32));

@@ -1,0 +1,300 @@
+/**
+ * The block compiler: turns a hot decoded block into one JavaScript function (`new Function`), with the
+ * common integer forms inlined (register and immediate moves, loads and stores through the TLB fast path,
+ * ADD/SUB/CMP/AND/OR/XOR/TEST, INC/DEC, LEA, PUSH/POP, Jcc/JMP/CALL) and every other instruction calling its
+ * interpreter handler. Semantics are those of the handlers; the differential tests run through this path.
+ *
+ * Contract with run(): the function executes the whole block unless a branch is taken, a store hits a code
+ * page (self-modifying code) or an instruction throws. Before each instruction that may throw it records the
+ * instruction's index in `c.blk`, so run() can report the instructions retired and put RIP on the faulting
+ * instruction. It returns the number of instructions retired and leaves RIP at the next one.
+ */
+
+import { add, alu, logic, shift, sub } from './alu';
+import { type Cpu, cond, ea, push } from './cpu';
+import { type Insn, OK, PFX, SEG_NONE } from './decoder';
+import { F } from './opcodes';
+
+export type BlockFn = (c: Cpu, insns: readonly Insn[], x: typeof HELPERS) => number;
+
+/** Helpers the generated code calls (passed as `X`). */
+export const HELPERS = { ea, cond, add, sub, alu, logic, shift, push };
+
+const CANON = 140737488355328;
+
+/** JS expression for a 64-bit register as a signed number, or undefined when |value| may exceed 2^52. */
+function regNum(n: number): string {
+  return `(r[${2 * n + 1}] * 4294967296 + (r[${2 * n}] >>> 0))`;
+}
+
+/** Emits `let a = <effective address>;` with the exactness and canonical checks of cpu.ts `ea()`. */
+function emitEa(i: Insn, k: number, nextOff: number): string | undefined {
+  if (i.asize !== 8) return undefined;
+  const seg = i.seg === SEG_NONE ? '' : i.seg === 4 ? ' + c.fsBase' : ' + c.gsBase';
+  if (i.ripRel)
+    return `let a = base + ${nextOff + i.disp}${seg}; if (a < -${CANON} || a >= ${CANON}) a = X.ea(c, I[${k}]);`;
+  const guards: string[] = [];
+  const terms: string[] = [];
+  if (i.base >= 0) {
+    guards.push(`r[${2 * i.base + 1}]`);
+    terms.push(regNum(i.base));
+  }
+  if (i.index >= 0) {
+    guards.push(`r[${2 * i.index + 1}]`);
+    terms.push(`${regNum(i.index)} * ${1 << i.scale}`);
+  }
+  if (i.disp !== 0 || terms.length === 0) terms.push(String(i.disp));
+  const g = guards.map((h) => `${h} > 1048575 || ${h} < -1048576`).join(' || ');
+  const sum = `${terms.join(' + ')}${seg}`;
+  if (!g) return `let a = ${sum}; if (a < -${CANON} || a >= ${CANON}) a = X.ea(c, I[${k}]);`;
+  return `let a; if (${g}) a = X.ea(c, I[${k}]); else { a = ${sum}; if (a < -${CANON} || a >= ${CANON}) a = X.ea(c, I[${k}]); }`;
+}
+
+/** Code that loads operand `o` into `v` (and `vh` for 64-bit), assuming `a` holds the address for memory. */
+function emitLoad(i: Insn, oi: number, v: string, vh: string): string | undefined {
+  const o = i.ops[oi]!;
+  const s = o.size;
+  if (o.kind === OK.REG) {
+    if (o.reg >= 16) return `const ${v} = (r[${(o.reg - 16) * 2}] >> 8) & 255;`;
+    if (s === 8) return `const ${v} = r[${2 * o.reg}], ${vh} = r[${2 * o.reg + 1}];`;
+    if (s === 4) return `const ${v} = r[${2 * o.reg}];`;
+    if (s === 2) return `const ${v} = r[${2 * o.reg}] & 65535;`;
+    return `const ${v} = r[${2 * o.reg}] & 255;`;
+  }
+  if (o.kind === OK.IMM) {
+    if (s === 8) return `const ${v} = ${i.imm | 0}, ${vh} = ${i.immHi | 0};`;
+    if (s === 4) return `const ${v} = ${i.imm | 0};`;
+    if (s === 2) return `const ${v} = ${i.imm & 0xffff};`;
+    return `const ${v} = ${i.imm & 0xff};`;
+  }
+  if (o.kind === OK.MEM) {
+    if (s === 8)
+      return `let ${v}, ${vh}; { const o = a & 4095, p = (a - o) / 4096, t = p & 255; if (m.tagR[t] === p && o <= 4088) { const d = m.dvR[t]; ${v} = d.getInt32(o, true); ${vh} = d.getInt32(o + 4, true); } else { ${v} = m.rd64(a); ${vh} = m.hi; } }`;
+    if (s === 4)
+      return `let ${v}; { const o = a & 4095, p = (a - o) / 4096, t = p & 255; ${v} = m.tagR[t] === p && o <= 4092 ? m.dvR[t].getInt32(o, true) : m.rd32(a); }`;
+    if (s === 2) return `const ${v} = m.rd16(a);`;
+    if (s === 1) return `const ${v} = m.rd8(a);`;
+  }
+  return undefined;
+}
+
+/** Code that stores `v`/`vh` to operand `o` (register write rules of SDM Vol. 1 §3.4.1.1). */
+function emitStore(i: Insn, oi: number, v: string, vh: string): string | undefined {
+  const o = i.ops[oi]!;
+  const s = o.size;
+  if (o.kind === OK.REG) {
+    const k = 2 * o.reg;
+    if (o.reg >= 16) {
+      const j = (o.reg - 16) * 2;
+      return `r[${j}] = (r[${j}] & -65281) | ((${v} & 255) << 8);`;
+    }
+    if (s === 8) return `r[${k}] = ${v}; r[${k + 1}] = ${vh};`;
+    if (s === 4) return `r[${k}] = ${v}; r[${k + 1}] = 0;`;
+    if (s === 2) return `r[${k}] = (r[${k}] & -65536) | (${v} & 65535);`;
+    return `r[${k}] = (r[${k}] & -256) | (${v} & 255);`;
+  }
+  if (o.kind === OK.MEM) {
+    if (s === 8)
+      return `{ const o = a & 4095, p = (a - o) / 4096, t = p & 255; if (m.tagW[t] === p && o <= 4088) { const d = m.dvW[t]; d.setInt32(o, ${v}, true); d.setInt32(o + 4, ${vh}, true); } else m.wr64(a, ${v}, ${vh}); }`;
+    if (s === 4)
+      return `{ const o = a & 4095, p = (a - o) / 4096, t = p & 255; if (m.tagW[t] === p && o <= 4092) m.dvW[t].setInt32(o, ${v}, true); else m.wr32(a, ${v}); }`;
+    if (s === 2) return `m.wr16(a, ${v});`;
+    if (s === 1) return `m.wr8(a, ${v});`;
+  }
+  return undefined;
+}
+
+const MASKS: Record<number, string> = { 1: '255', 2: '65535' };
+
+/** Inline ADD/SUB/CMP/AND/OR/XOR/TEST for sizes 4 and 8 with lazy flags; undefined when not inlinable. */
+function emitAlu(
+  k: number,
+  size: number,
+  x: string,
+  xh: string,
+  y: string,
+  yh: string,
+  out: string,
+  outh: string,
+): string | undefined {
+  if (size === 8) {
+    if (k === 0)
+      return `const l = (${x} >>> 0) + (${y} >>> 0), h = (${xh} >>> 0) + (${yh} >>> 0) + (l > 4294967295 ? 1 : 0); const ${out} = l | 0, ${outh} = h | 0; c.lres = ${out}; c.lhi = ${outh}; c.lsize = 8; c.laux = (h > 4294967295 ? 1 : 0) | ((${x} ^ ${y} ^ ${out}) & 16) | (((${xh} ^ ${outh}) & (${yh} ^ ${outh})) < 0 ? 2048 : 0); c.lazy = 1;`;
+    if (k === 5 || k === 7)
+      return `const l = (${x} >>> 0) - (${y} >>> 0), h = (${xh} >>> 0) - (${yh} >>> 0) - (l < 0 ? 1 : 0); const ${out} = l | 0, ${outh} = h | 0; c.lres = ${out}; c.lhi = ${outh}; c.lsize = 8; c.laux = (h < 0 ? 1 : 0) | ((${x} ^ ${y} ^ ${out}) & 16) | (((${xh} ^ ${yh}) & (${xh} ^ ${outh})) < 0 ? 2048 : 0); c.lazy = 1;`;
+    const op = k === 1 ? '|' : k === 4 ? '&' : k === 6 ? '^' : undefined;
+    if (!op) return undefined;
+    return `const ${out} = ${x} ${op} ${y}, ${outh} = ${xh} ${op} ${yh}; c.lres = ${out}; c.lhi = ${outh}; c.lsize = 8; c.laux = 0; c.lazy = 1;`;
+  }
+  if (size === 4) {
+    if (k === 0)
+      return `const t = (${x} >>> 0) + (${y} >>> 0); const ${out} = t | 0; c.lres = ${out}; c.lhi = 0; c.lsize = 4; c.laux = (t > 4294967295 ? 1 : 0) | ((${x} ^ ${y} ^ ${out}) & 16) | (((${x} ^ ${out}) & (${y} ^ ${out})) < 0 ? 2048 : 0); c.lazy = 1;`;
+    if (k === 5 || k === 7)
+      return `const t = (${x} >>> 0) - (${y} >>> 0); const ${out} = t | 0; c.lres = ${out}; c.lhi = 0; c.lsize = 4; c.laux = (t < 0 ? 1 : 0) | ((${x} ^ ${y} ^ ${out}) & 16) | (((${x} ^ ${y}) & (${x} ^ ${out})) < 0 ? 2048 : 0); c.lazy = 1;`;
+    const op = k === 1 ? '|' : k === 4 ? '&' : k === 6 ? '^' : undefined;
+    if (!op) return undefined;
+    return `const ${out} = ${x} ${op} ${y}; c.lres = ${out}; c.lhi = 0; c.lsize = 4; c.laux = 0; c.lazy = 1;`;
+  }
+  void MASKS;
+  void outh;
+  return undefined;
+}
+
+/** Inline condition for Jcc/SETcc/CMOVcc: ZF and CF forms inline, the rest through cond(). */
+function emitCond(cc: number): string {
+  const neg = cc & 1;
+  switch (cc >> 1) {
+    case 1:
+      return `${neg ? '!' : ''}((c.lazy ? c.laux : c.flags) & 1)`;
+    case 2:
+      return `${neg ? '!' : ''}(c.lazy ? (c.lres | c.lhi) === 0 : (c.flags & 64) !== 0)`;
+    default:
+      return `X.cond(c, ${cc})`;
+  }
+}
+
+/** Returns the inline code for instruction `i` (index k), or undefined to fall back to its handler. */
+function emitInline(i: Insn, k: number, off: number, next: number): string | undefined {
+  const row = i.row;
+  if (!row || i.pfx & (PFX.LOCK | PFX.REP | PFX.REPNE)) return undefined;
+  const sem = row.sem;
+  const ops = i.ops;
+  const needEa = i.hasMem;
+  const eaCode = needEa ? emitEa(i, k, next) : '';
+  if (eaCode === undefined) return undefined;
+  const mark = needEa ? `c.blk = ${k}; ` : '';
+  void off;
+  switch (sem) {
+    case 'nop':
+      return '';
+    case 'mov': {
+      if (ops.length !== 2) return undefined;
+      const ld = emitLoad(i, 1, 'v', 'vh');
+      const stc = emitStore(i, 0, 'v', 'vh');
+      if (!ld || !stc) return undefined;
+      const smc = ops[0]!.kind === OK.MEM ? ' if (m.smc) { m.smc = false; c.rip = base + NEXT; return K1; }' : '';
+      return `${mark}{ ${eaCode} ${ld} ${stc}${smc} }`;
+    }
+    case 'movzx':
+    case 'movsx':
+    case 'movsxd': {
+      const d = ops[0]!;
+      const s = ops[1]!;
+      if (d.kind !== OK.REG || (d.size !== 4 && d.size !== 8)) return undefined;
+      const ld = emitLoad(i, 1, 'v', 'vh');
+      if (!ld) return undefined;
+      const ext = sem === 'movzx' ? 'v' : s.size === 1 ? '((v << 24) >> 24)' : s.size === 2 ? '((v << 16) >> 16)' : 'v';
+      const hi = sem === 'movzx' || d.size === 4 ? '0' : `(${ext} < 0 ? -1 : 0)`;
+      return `${mark}{ ${eaCode} ${ld} const w = ${ext}; r[${2 * d.reg}] = w; r[${2 * d.reg + 1}] = ${hi}; }`;
+    }
+    case 'alu':
+    case 'test': {
+      const d = ops[0]!;
+      const kk = sem === 'test' ? 4 : row.cc!;
+      if (d.size !== 4 && d.size !== 8) return undefined;
+      const lx = emitLoad(i, 0, 'x', 'xh');
+      const ly = emitLoad(i, 1, 'y', 'yh');
+      const body = emitAlu(kk, d.size, 'x', 'xh', 'y', 'yh', 'z', 'zh');
+      if (!lx || !ly || !body) return undefined;
+      const writes = sem === 'alu' && kk !== 7;
+      if (writes && d.kind === OK.MEM) return undefined; // RMW memory: the handler probes first
+      const stc = writes ? emitStore(i, 0, 'z', 'zh') : '';
+      return `${mark}{ ${eaCode} ${lx} ${ly} ${body} ${stc} }`;
+    }
+    case 'incdec': {
+      const d = ops[0]!;
+      if (d.kind !== OK.REG || (d.size !== 4 && d.size !== 8)) return undefined;
+      const dec = row.cc === 1;
+      const lx = emitLoad(i, 0, 'x', 'xh')!;
+      const cf = '((c.lazy ? c.laux : c.flags) & 1)';
+      if (d.size === 4) {
+        return `{ ${lx} const cf = ${cf}; const z = (x ${dec ? '-' : '+'} 1) | 0; r[${2 * d.reg}] = z; r[${2 * d.reg + 1}] = 0; c.lres = z; c.lhi = 0; c.lsize = 4; c.laux = cf | ((x ^ ${dec ? 1 : 1} ^ z) & 16) | (${dec ? '((x ^ 1) & (x ^ z))' : '((x ^ z) & (1 ^ z))'} < 0 ? 2048 : 0); c.lazy = 1; }`;
+      }
+      return `{ ${lx} const cf = ${cf}; const z = X.${dec ? 'sub' : 'add'}(c, 8, x, xh, 1, 0, 0), zh = c.hi; c.laux = (c.laux & -2) | cf; r[${2 * d.reg}] = z; r[${2 * d.reg + 1}] = zh; }`;
+    }
+    case 'lea': {
+      const d = ops[0]!;
+      if (i.asize !== 8 || i.seg !== SEG_NONE) return undefined;
+      if (i.ripRel) {
+        return `{ const v = base + ${next + i.disp}; r[${2 * d.reg}] = v % 4294967296 | 0; ${d.size === 8 ? `r[${2 * d.reg + 1}] = Math.floor(v / 4294967296) | 0;` : d.size === 4 ? `r[${2 * d.reg + 1}] = 0;` : ''} }`;
+      }
+      if (d.size === 4 || d.size === 2) {
+        const terms: string[] = [];
+        if (i.base >= 0) terms.push(`r[${2 * i.base}]`);
+        if (i.index >= 0) terms.push(i.scale ? `(r[${2 * i.index}] << ${i.scale})` : `r[${2 * i.index}]`);
+        terms.push(String(i.disp | 0));
+        const v = `(${terms.join(' + ')}) | 0`;
+        return d.size === 4
+          ? `{ r[${2 * d.reg}] = ${v}; r[${2 * d.reg + 1}] = 0; }`
+          : `{ r[${2 * d.reg}] = (r[${2 * d.reg}] & -65536) | ((${v}) & 65535); }`;
+      }
+      // 64-bit: exact in doubles when every register is below 2^52 in magnitude (else the handler).
+      const guards: string[] = [];
+      const terms: string[] = [];
+      if (i.base >= 0) {
+        guards.push(`r[${2 * i.base + 1}]`);
+        terms.push(regNum(i.base));
+      }
+      if (i.index >= 0) {
+        guards.push(`r[${2 * i.index + 1}]`);
+        terms.push(`${regNum(i.index)} * ${1 << i.scale}`);
+      }
+      terms.push(String(i.disp));
+      const g = guards.map((h) => `${h} > 1048575 || ${h} < -1048576`).join(' || ');
+      return `{ const v = ${g ? `${g} ? NaN : ` : ''}${terms.join(' + ')}; if (!(v > -9007199254740992 && v < 9007199254740992)) { c.nextRip = base + ${next}; I[${k}].exec(c, I[${k}]); } else { const lo = v % 4294967296; r[${2 * d.reg}] = lo | 0; r[${2 * d.reg + 1}] = ((v - lo) / 4294967296 - (lo < 0 ? 1 : 0)) | 0; } }`;
+    }
+    case 'push': {
+      if (i.opsize !== 8) return undefined;
+      const ld = emitLoad(i, 0, 'v', 'vh');
+      if (!ld) return undefined;
+      return `c.blk = ${k}; { ${eaCode} ${ld} X.push(c, 8, v, ${ops[0]!.kind === OK.IMM ? i.immHi | 0 : 'vh'}); if (m.smc) { m.smc = false; c.rip = base + NEXT; return K1; } }`;
+    }
+    case 'pop': {
+      const d = ops[0]!;
+      if (i.opsize !== 8 || d.kind !== OK.REG) return undefined;
+      return `c.blk = ${k}; { const sp = r[9] * 4294967296 + (r[8] >>> 0); if (sp < -${CANON} || sp >= ${CANON}) { c.nextRip = base + NEXT; I[${k}].exec(c, I[${k}]); } else { const lo = m.rd64(sp), hi = m.hi; const n = sp + 8; const nl = n % 4294967296; r[8] = nl | 0; r[9] = ((n - nl) / 4294967296 - (nl < 0 ? 1 : 0)) | 0; r[${2 * d.reg}] = lo; r[${2 * d.reg + 1}] = hi; } }`;
+    }
+    case 'jcc': {
+      const t = next + i.imm;
+      return `if (${emitCond(row.cc!)}) { const t = base + ${t}; if (t < -${CANON} || t >= ${CANON}) { c.blk = ${k}; c.nextRip = base + NEXT; I[${k}].exec(c, I[${k}]); } c.rip = t; return ${k + 1}; }`;
+    }
+    case 'jmp': {
+      const t = next + i.imm;
+      return `{ const t = base + ${t}; if (t < -${CANON} || t >= ${CANON}) { c.blk = ${k}; c.nextRip = base + NEXT; I[${k}].exec(c, I[${k}]); } c.rip = t; return ${k + 1}; }`;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Byte offset of each instruction of the block from its start, plus the end offset. */
+export function blockOffsets(insns: readonly Insn[]): number[] {
+  const offs = [0];
+  for (const i of insns) offs.push(offs[offs.length - 1]! + i.len);
+  return offs;
+}
+
+/** Compiles a block (the whole decoded block; REP-string and stop instructions go through their handlers). */
+export function compileBlock(insns: readonly Insn[]): BlockFn {
+  const offs = blockOffsets(insns);
+  const parts: string[] = ['const r = c.r, m = c.m, base = c.rip;'];
+  insns.forEach((i, k) => {
+    const off = offs[k]!;
+    const next = offs[k + 1]!;
+    const inline = emitInline(i, k, off, next);
+    if (inline !== undefined) {
+      parts.push(inline.replaceAll('NEXT', String(next)).replaceAll('K1', String(k + 1)));
+      return;
+    }
+    // Fallback: the interpreter handler, with RIP and next-RIP as run() would set them.
+    const branchy = !i.row || i.row.flags & (F.BRANCH | F.REP);
+    parts.push(
+      `c.blk = ${k}; c.rip = base + ${off}; c.nextRip = base + ${next}; I[${k}].exec(c, I[${k}]);` +
+        (branchy ? ` if (c.nextRip !== base + ${next}) { c.rip = c.nextRip; return ${k + 1}; }` : '') +
+        ` if (m.smc) { m.smc = false; c.rip = base + ${next}; return ${k + 1}; }`,
+    );
+  });
+  parts.push(`c.rip = base + ${offs[insns.length]}; return ${insns.length};`);
+  // biome-ignore lint/security/noGlobalEval: generating a block function is the point of the JIT
+  return new Function('c', 'I', 'X', parts.join('\n')) as BlockFn;
+}
