@@ -7,7 +7,7 @@
  * Results return the low half; the high half of a 64-bit result is left in `c.hi`.
  */
 
-import { AF, CF, type Cpu, getCF, MASK, materialize, OF, SIGN, setLazy, TWO32 } from './cpu';
+import { AF, CF, type Cpu, getCF, MASK, OF, SIGN, setLazy, TWO32 } from './cpu';
 
 /** a + b + cin with flags. */
 export function add(c: Cpu, size: number, a: number, ah: number, b: number, bh: number, cin: number): number {
@@ -127,11 +127,8 @@ export function shift(c: Cpu, k: number, size: number, v: number, vh: number, co
       r = e === 0 ? u : k === 0 ? ((u << e) | (u >>> (w - e))) & m : ((u >>> e) | (u << (w - e))) & m;
       if (size === 4) r |= 0;
       cf = k === 0 ? r & 1 : (r & sb) !== 0 ? 1 : 0;
-      materialize(c);
-      if (n === 1 || fromCl) {
-        of = k === 0 ? msb ^ msb2 : msb ^ (u & 1);
-        c.flags = (c.flags & ~(CF | OF)) | cf | (of ? OF : 0);
-      } else c.flags = (c.flags & ~CF) | cf;
+      if (n === 1 || fromCl) setCfOf(c, cf, k === 0 ? msb ^ msb2 : msb ^ (u & 1));
+      else setCf(c, cf);
       return r;
     }
     case 2:
@@ -214,11 +211,8 @@ function shift64(c: Cpu, k: number, lo: number, hi: number, n: number, fromCl: b
       rl = l;
       rh = h;
       cf = k === 0 ? rl & 1 : rh >>> 31;
-      materialize(c);
-      if (n === 1 || fromCl) {
-        of = k === 0 ? msb ^ msb2 : msb ^ (lo & 1);
-        c.flags = (c.flags & ~(CF | OF)) | cf | (of ? OF : 0);
-      } else c.flags = (c.flags & ~CF) | cf;
+      if (n === 1 || fromCl) setCfOf(c, cf, k === 0 ? msb ^ msb2 : msb ^ (lo & 1));
+      else setCf(c, cf);
       c.hi = rh;
       return rl;
     }
@@ -289,9 +283,16 @@ function shift64(c: Cpu, k: number, lo: number, hi: number, n: number, fromCl: b
   return rl;
 }
 
+/** Sets CF and OF only. While flags are lazy, CF and OF live explicitly in `laux`, so no materialisation. */
 function setCfOf(c: Cpu, cf: number, of: number): void {
-  materialize(c);
-  c.flags = (c.flags & ~(CF | OF)) | cf | (of ? OF : 0);
+  if (c.lazy) c.laux = (c.laux & ~(CF | OF)) | cf | (of ? OF : 0);
+  else c.flags = (c.flags & ~(CF | OF)) | cf | (of ? OF : 0);
+}
+
+/** Sets CF only (rotates by an immediate above 1, BT family). */
+export function setCf(c: Cpu, cf: number): void {
+  if (c.lazy) c.laux = (c.laux & ~CF) | cf;
+  else c.flags = (c.flags & ~CF) | cf;
 }
 
 // ---- multiplication and division ---------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import {
   popcnt32,
   prod,
   quo,
+  setCf,
   shift,
   sub,
 } from './alu';
@@ -626,8 +627,7 @@ const bt: Handler = (c, i) => {
   const word = inHi ? vh : v;
   const m = 1 << (bit & 31);
   const cf = (word & m) !== 0 ? 1 : 0;
-  materialize(c);
-  c.flags = (c.flags & ~CF) | cf;
+  setCf(c, cf);
   if (k === 0) return;
   const nw = k === 1 ? word | m : k === 2 ? word & ~m : word ^ m;
   if (inHi) st(c, d, a, v, nw);

@@ -254,6 +254,99 @@ function emitInline(i: Insn, k: number, off: number, next: number): string | und
       if (i.opsize !== 8 || d.kind !== OK.REG) return undefined;
       return `c.blk = ${k}; { const sp = r[9] * 4294967296 + (r[8] >>> 0); if (sp < -${CANON} || sp >= ${CANON}) { c.nextRip = base + NEXT; I[${k}].exec(c, I[${k}]); } else { const lo = m.rd64(sp), hi = m.hi; const n = sp + 8; const nl = n % 4294967296; r[8] = nl | 0; r[9] = ((n - nl) / 4294967296 - (nl < 0 ? 1 : 0)) | 0; r[${2 * d.reg}] = lo; r[${2 * d.reg + 1}] = hi; } }`;
     }
+    case 'movx':
+    case 'movxa': {
+      // 128-bit moves: register copies inline; loads and stores through the MMU (alignment per 'movxa').
+      const d = ops[0]!;
+      const sv = ops[1]!;
+      const aligned = sem === 'movxa';
+      if (d.kind === OK.XMM && sv.kind === OK.XMM) {
+        const D = d.reg * 4;
+        const S = sv.reg * 4;
+        return `{ const x = c.x32; x[${D}] = x[${S}]; x[${D + 1}] = x[${S + 1}]; x[${D + 2}] = x[${S + 2}]; x[${D + 3}] = x[${S + 3}]; }`;
+      }
+      const al = aligned ? `if (a % 16 !== 0) { c.nextRip = base + NEXT; I[${k}].exec(c, I[${k}]); }` : '';
+      if (d.kind === OK.XMM) {
+        const D = d.reg * 4;
+        return `${mark}{ ${eaCode} ${al} const l0 = m.rd64(a), h0 = m.hi, l1 = m.rd64(a + 8), h1 = m.hi; const x = c.x32; x[${D}] = l0; x[${D + 1}] = h0; x[${D + 2}] = l1; x[${D + 3}] = h1; }`;
+      }
+      const S = sv.reg * 4;
+      return `${mark}{ ${eaCode} ${al} const x = c.x32; m.probeW(a, 16); m.wr64(a, x[${S}], x[${S + 1}]); m.wr64(a + 8, x[${S + 2}], x[${S + 3}]); if (m.smc) { m.smc = false; c.rip = base + NEXT; return K1; } }`;
+    }
+    case 'plogic':
+    case 'padd':
+    case 'psub': {
+      // Register-register forms on dwords (and whole-register logic) inline.
+      const d = ops[0]!;
+      const sv = ops[1]!;
+      if (sv.kind !== OK.XMM) return undefined;
+      if (sem !== 'plogic' && row.cc !== 4) return undefined;
+      const D = d.reg * 4;
+      const S = sv.reg * 4;
+      const e =
+        sem === 'padd'
+          ? (j: number) => `(x[${D + j}] + x[${S + j}]) | 0`
+          : sem === 'psub'
+            ? (j: number) => `(x[${D + j}] - x[${S + j}]) | 0`
+            : row.cc === 0
+              ? (j: number) => `x[${D + j}] & x[${S + j}]`
+              : row.cc === 1
+                ? (j: number) => `~x[${D + j}] & x[${S + j}]`
+                : row.cc === 2
+                  ? (j: number) => `x[${D + j}] | x[${S + j}]`
+                  : (j: number) => `x[${D + j}] ^ x[${S + j}]`;
+      return `{ const x = c.x32; const t0 = ${e(0)}, t1 = ${e(1)}, t2 = ${e(2)}, t3 = ${e(3)}; x[${D}] = t0; x[${D + 1}] = t1; x[${D + 2}] = t2; x[${D + 3}] = t3; }`;
+    }
+    case 'pshiftI': {
+      // Dword shifts by an immediate.
+      const cc = row.cc!;
+      if ((cc & 0xf) !== 4) return undefined;
+      const D = ops[0]!.reg * 4;
+      const n = i.imm & 0xff;
+      const arith = (cc & 0x10) !== 0;
+      const left = (cc & 0x20) !== 0;
+      const e = (j: number) =>
+        n > 31
+          ? arith
+            ? `x[${D + j}] >> 31`
+            : '0'
+          : left
+            ? `x[${D + j}] << ${n}`
+            : arith
+              ? `x[${D + j}] >> ${n}`
+              : `(x[${D + j}] >>> ${n}) | 0`;
+      return `{ const x = c.x32; x[${D}] = ${e(0)}; x[${D + 1}] = ${e(1)}; x[${D + 2}] = ${e(2)}; x[${D + 3}] = ${e(3)}; }`;
+    }
+    case 'shift': {
+      // Immediate counts on 32-bit registers inline (the flag rules of alu.ts shift()); the rest call it.
+      const d = ops[0]!;
+      const cnt = ops[1]!;
+      if (d.kind !== OK.REG || cnt.kind !== OK.IMM) return undefined;
+      const kk = row.cc!;
+      const n = i.imm & (d.size === 8 ? 63 : 31);
+      const R = 2 * d.reg;
+      if (n === 0 || d.size !== 4 || kk === 2 || kk === 3) {
+        if (d.size !== 8 && d.size !== 4) return undefined;
+        return `{ const z = X.shift(c, ${kk}, ${d.size}, r[${R}], r[${R + 1}], ${i.imm & 0xff}, false); r[${R}] = z; r[${R + 1}] = ${d.size === 8 ? 'c.hi' : '0'}; }`;
+      }
+      const setCf = (cf: string) =>
+        `if (c.lazy) c.laux = (c.laux & -2) | ${cf}; else c.flags = (c.flags & -2) | ${cf};`;
+      const setCfOf = (cf: string, of: string) =>
+        `{ const f = ${cf} | (${of} ? 2048 : 0); if (c.lazy) c.laux = (c.laux & -2050) | f; else c.flags = (c.flags & -2050) | f; }`;
+      switch (kk) {
+        case 0:
+          return `{ const x = r[${R}]; const z = (x << ${n}) | (x >>> ${32 - n}); r[${R}] = z; r[${R + 1}] = 0; ${n === 1 ? setCfOf('(z & 1)', '((x ^ (x << 1)) < 0)') : setCf('(z & 1)')} }`;
+        case 1:
+          return `{ const x = r[${R}]; const z = (x >>> ${n}) | (x << ${32 - n}); r[${R}] = z; r[${R + 1}] = 0; ${n === 1 ? setCfOf('(z >>> 31)', '((x ^ (x << 31)) < 0)') : setCf('(z >>> 31)')} }`;
+        case 4:
+        case 6:
+          return `{ const x = r[${R}]; const z = x << ${n}; r[${R}] = z; r[${R + 1}] = 0; c.lres = z; c.lhi = 0; c.lsize = 4; c.laux = ((x >>> ${32 - n}) & 1) | ((x ^ (x << 1)) < 0 ? 2048 : 0); c.lazy = 1; }`;
+        case 5:
+          return `{ const x = r[${R}]; const z = (x >>> ${n}) | 0; r[${R}] = z; r[${R + 1}] = 0; c.lres = z; c.lhi = 0; c.lsize = 4; c.laux = ((x >>> ${n - 1}) & 1) | (x < 0 ? 2048 : 0); c.lazy = 1; }`;
+        default:
+          return `{ const x = r[${R}]; const z = x >> ${n}; r[${R}] = z; r[${R + 1}] = 0; c.lres = z; c.lhi = 0; c.lsize = 4; c.laux = (x >> ${n - 1}) & 1; c.lazy = 1; }`;
+      }
+    }
     case 'jcc': {
       const t = next + i.imm;
       return `if (${emitCond(row.cc!)}) { const t = base + ${t}; if (t < -${CANON} || t >= ${CANON}) { c.blk = ${k}; c.nextRip = base + NEXT; I[${k}].exec(c, I[${k}]); } c.rip = t; return ${k + 1}; }`;
