@@ -163,6 +163,8 @@ export class Cpu {
   icount = 0;
   /** Index of the instruction a compiled block is executing (jit.ts), for fault reporting. */
   blk = 0;
+  /** Instructions retired by earlier iterations of a compiled self-looping block. */
+  blkBase = 0;
   readonly m: Mmu;
   readonly cache: CodeCache;
   readonly rng: Rng;

@@ -22,6 +22,11 @@ export interface Block {
   fn: BlockFn | undefined;
   /** Byte offset of each instruction from the block start (and the end). */
   offs: number[] | undefined;
+  /** Set when the block's page was invalidated; run() stops following links to it. */
+  dead: boolean;
+  /** The block run() found after this one last time, and its physical address (a one-entry link cache). */
+  nextPa: number;
+  next: Block | undefined;
 }
 
 export class DecodeCache implements CodeCache {
@@ -62,11 +67,16 @@ export class DecodeCache implements CodeCache {
   invalidatePage(pfn: number): void {
     const list = this.byPage.get(pfn);
     if (!list) return;
-    for (const pa of list) this.blocks.delete(pa);
+    for (const pa of list) {
+      const b = this.blocks.get(pa);
+      if (b) b.dead = true;
+      this.blocks.delete(pa);
+    }
     this.byPage.delete(pfn);
   }
 
   invalidateAll(): void {
+    for (const b of this.blocks.values()) b.dead = true;
     this.blocks.clear();
     this.byPage.clear();
   }

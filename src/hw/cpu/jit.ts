@@ -15,7 +15,7 @@ import { type Cpu, cond, ea, push } from './cpu';
 import { type Insn, OK, PFX, SEG_NONE } from './decoder';
 import { F } from './opcodes';
 
-export type BlockFn = (c: Cpu, insns: readonly Insn[], x: typeof HELPERS) => number;
+export type BlockFn = (c: Cpu, insns: readonly Insn[], x: typeof HELPERS, rem: number) => number;
 
 /** Helpers the generated code calls (passed as `X`). */
 export const HELPERS = { ea, cond, add, sub, alu, logic, shift, push };
@@ -73,7 +73,8 @@ function emitLoad(i: Insn, oi: number, v: string, vh: string): string | undefine
     if (s === 4)
       return `let ${v}; { const o = a & 4095, p = (a - o) / 4096, t = p & 255; ${v} = m.tagR[t] === p && o <= 4092 ? m.dvR[t].getInt32(o, true) : m.rd32(a); }`;
     if (s === 2) return `const ${v} = m.rd16(a);`;
-    if (s === 1) return `const ${v} = m.rd8(a);`;
+    if (s === 1)
+      return `let ${v}; { const o = a & 4095, p = (a - o) / 4096, t = p & 255; ${v} = m.tagR[t] === p ? m.u8R[t][o] : m.rd8(a); }`;
   }
   return undefined;
 }
@@ -99,7 +100,8 @@ function emitStore(i: Insn, oi: number, v: string, vh: string): string | undefin
     if (s === 4)
       return `{ const o = a & 4095, p = (a - o) / 4096, t = p & 255; if (m.tagW[t] === p && o <= 4092) m.dvW[t].setInt32(o, ${v}, true); else m.wr32(a, ${v}); }`;
     if (s === 2) return `m.wr16(a, ${v});`;
-    if (s === 1) return `m.wr8(a, ${v});`;
+    if (s === 1)
+      return `{ const o = a & 4095, p = (a - o) / 4096, t = p & 255; if (m.tagW[t] === p) m.u8W[t][o] = ${v}; else m.wr8(a, ${v}); }`;
   }
   return undefined;
 }
@@ -140,21 +142,88 @@ function emitAlu(
   return undefined;
 }
 
-/** Inline condition for Jcc/SETcc/CMOVcc: ZF and CF forms inline, the rest through cond(). */
+/**
+ * Size of the lazy flag state an earlier instruction of the same block is known to have left (0 when
+ * unknown): then the condition reads the lazy fields directly.
+ */
+let knownFlags = 0;
+
+/** Inline condition for Jcc: from the known lazy state when possible, else ZF/CF inline and the rest via cond(). */
 function emitCond(cc: number): string {
-  const neg = cc & 1;
+  const neg = cc & 1 ? '!' : '';
+  if (knownFlags === 4 || knownFlags === 8) {
+    const zf = knownFlags === 4 ? '(c.lres === 0)' : '((c.lres | c.lhi) === 0)';
+    const sf = knownFlags === 4 ? '(c.lres < 0)' : '(c.lhi < 0)';
+    const of = '((c.laux & 2048) !== 0)';
+    const cf = '((c.laux & 1) !== 0)';
+    switch (cc >> 1) {
+      case 0:
+        return `${neg}${of}`;
+      case 1:
+        return `${neg}${cf}`;
+      case 2:
+        return `${neg}${zf}`;
+      case 3:
+        return `${neg}(${cf} || ${zf})`;
+      case 4:
+        return `${neg}${sf}`;
+      case 6:
+        return `${neg}(${sf} !== ${of})`;
+      case 7:
+        return `${neg}(${zf} || ${sf} !== ${of})`;
+      default:
+        return `X.cond(c, ${cc})`;
+    }
+  }
   switch (cc >> 1) {
     case 1:
-      return `${neg ? '!' : ''}((c.lazy ? c.laux : c.flags) & 1)`;
+      return `${neg}((c.lazy ? c.laux : c.flags) & 1)`;
     case 2:
-      return `${neg ? '!' : ''}(c.lazy ? (c.lres | c.lhi) === 0 : (c.flags & 64) !== 0)`;
+      return `${neg}(c.lazy ? (c.lres | c.lhi) === 0 : (c.flags & 64) !== 0)`;
     default:
       return `X.cond(c, ${cc})`;
   }
 }
 
+/** What an inlined instruction does to the known flag state: a size, 'keep', or 0 (unknown). */
+function flagEffect(i: Insn): number | 'keep' {
+  const sem = i.row?.sem;
+  switch (sem) {
+    case 'alu':
+    case 'test':
+      return i.ops[0]!.size;
+    case 'incdec':
+      return i.ops[0]!.size;
+    case 'shift': {
+      const k = i.row!.cc!;
+      const n = i.imm & (i.ops[0]!.size === 8 ? 63 : 31);
+      if (i.ops[1]!.kind !== OK.IMM || n === 0) return 'keep';
+      if (k === 0 || k === 1) return 'keep'; // CF/OF land in laux while lazy, so the lazy state stays valid
+      return k === 2 || k === 3 ? 'keep' : i.ops[0]!.size;
+    }
+    case 'mov':
+    case 'movzx':
+    case 'movsx':
+    case 'movsxd':
+    case 'lea':
+    case 'push':
+    case 'pop':
+    case 'nop':
+    case 'jcc':
+    case 'movx':
+    case 'movxa':
+    case 'plogic':
+    case 'padd':
+    case 'psub':
+    case 'pshiftI':
+      return 'keep';
+    default:
+      return 0;
+  }
+}
+
 /** Returns the inline code for instruction `i` (index k), or undefined to fall back to its handler. */
-function emitInline(i: Insn, k: number, off: number, next: number): string | undefined {
+function emitInline(i: Insn, k: number, off: number, next: number, loop: boolean): string | undefined {
   const row = i.row;
   if (!row || i.pfx & (PFX.LOCK | PFX.REP | PFX.REPNE)) return undefined;
   const sem = row.sem;
@@ -172,7 +241,8 @@ function emitInline(i: Insn, k: number, off: number, next: number): string | und
       const ld = emitLoad(i, 1, 'v', 'vh');
       const stc = emitStore(i, 0, 'v', 'vh');
       if (!ld || !stc) return undefined;
-      const smc = ops[0]!.kind === OK.MEM ? ' if (m.smc) { m.smc = false; c.rip = base + NEXT; return K1; }' : '';
+      const smc =
+        ops[0]!.kind === OK.MEM ? ' if (m.smc) { m.smc = false; c.rip = base + NEXT; return done + K1; }' : '';
       return `${mark}{ ${eaCode} ${ld} ${stc}${smc} }`;
     }
     case 'movzx':
@@ -247,7 +317,7 @@ function emitInline(i: Insn, k: number, off: number, next: number): string | und
       if (i.opsize !== 8) return undefined;
       const ld = emitLoad(i, 0, 'v', 'vh');
       if (!ld) return undefined;
-      return `c.blk = ${k}; { ${eaCode} ${ld} X.push(c, 8, v, ${ops[0]!.kind === OK.IMM ? i.immHi | 0 : 'vh'}); if (m.smc) { m.smc = false; c.rip = base + NEXT; return K1; } }`;
+      return `c.blk = ${k}; { ${eaCode} ${ld} X.push(c, 8, v, ${ops[0]!.kind === OK.IMM ? i.immHi | 0 : 'vh'}); if (m.smc) { m.smc = false; c.rip = base + NEXT; return done + K1; } }`;
     }
     case 'pop': {
       const d = ops[0]!;
@@ -271,7 +341,7 @@ function emitInline(i: Insn, k: number, off: number, next: number): string | und
         return `${mark}{ ${eaCode} ${al} const l0 = m.rd64(a), h0 = m.hi, l1 = m.rd64(a + 8), h1 = m.hi; const x = c.x32; x[${D}] = l0; x[${D + 1}] = h0; x[${D + 2}] = l1; x[${D + 3}] = h1; }`;
       }
       const S = sv.reg * 4;
-      return `${mark}{ ${eaCode} ${al} const x = c.x32; m.probeW(a, 16); m.wr64(a, x[${S}], x[${S + 1}]); m.wr64(a + 8, x[${S + 2}], x[${S + 3}]); if (m.smc) { m.smc = false; c.rip = base + NEXT; return K1; } }`;
+      return `${mark}{ ${eaCode} ${al} const x = c.x32; m.probeW(a, 16); m.wr64(a, x[${S}], x[${S + 1}]); m.wr64(a + 8, x[${S + 2}], x[${S + 3}]); if (m.smc) { m.smc = false; c.rip = base + NEXT; return done + K1; } }`;
     }
     case 'plogic':
     case 'padd':
@@ -349,11 +419,18 @@ function emitInline(i: Insn, k: number, off: number, next: number): string | und
     }
     case 'jcc': {
       const t = next + i.imm;
-      return `if (${emitCond(row.cc!)}) { const t = base + ${t}; if (t < -${CANON} || t >= ${CANON}) { c.blk = ${k}; c.nextRip = base + NEXT; I[${k}].exec(c, I[${k}]); } c.rip = t; return ${k + 1}; }`;
+      if (t === 0 && loop) {
+        // A branch back to the block start: keep iterating inside this function while the budget allows.
+        return `if (${emitCond(row.cc!)}) { done += ${k + 1}; if (rem - done >= ${k + 1}) { c.blkBase = done; continue; } c.rip = base; return done; }`;
+      }
+      return `if (${emitCond(row.cc!)}) { const t = base + ${t}; if (t < -${CANON} || t >= ${CANON}) { c.blk = ${k}; c.nextRip = base + NEXT; I[${k}].exec(c, I[${k}]); } c.rip = t; return done + ${k + 1}; }`;
     }
     case 'jmp': {
       const t = next + i.imm;
-      return `{ const t = base + ${t}; if (t < -${CANON} || t >= ${CANON}) { c.blk = ${k}; c.nextRip = base + NEXT; I[${k}].exec(c, I[${k}]); } c.rip = t; return ${k + 1}; }`;
+      if (t === 0 && loop) {
+        return `{ done += ${k + 1}; if (rem - done >= ${k + 1}) { c.blkBase = done; continue; } c.rip = base; return done; }`;
+      }
+      return `{ const t = base + ${t}; if (t < -${CANON} || t >= ${CANON}) { c.blk = ${k}; c.nextRip = base + NEXT; I[${k}].exec(c, I[${k}]); } c.rip = t; return done + ${k + 1}; }`;
     }
     default:
       return undefined;
@@ -367,27 +444,42 @@ export function blockOffsets(insns: readonly Insn[]): number[] {
   return offs;
 }
 
-/** Compiles a block (the whole decoded block; REP-string and stop instructions go through their handlers). */
+/**
+ * Compiles a block (the whole decoded block; REP-string and stop instructions go through their handlers).
+ * A block ending in a branch to its own start becomes a loop that runs while `rem` (the remaining budget)
+ * allows another full iteration; `c.blkBase` counts the instructions of completed iterations.
+ */
 export function compileBlock(insns: readonly Insn[]): BlockFn {
   const offs = blockOffsets(insns);
-  const parts: string[] = ['const r = c.r, m = c.m, base = c.rip;'];
+  const last = insns[insns.length - 1]!;
+  const loop =
+    last.row !== undefined &&
+    (last.row.sem === 'jcc' || last.row.sem === 'jmp') &&
+    offs[insns.length]! + last.imm === 0;
+  const parts: string[] = ['const r = c.r, m = c.m, base = c.rip; let done = 0; c.blkBase = 0;'];
+  if (loop) parts.push('for (;;) {');
+  knownFlags = 0;
   insns.forEach((i, k) => {
     const off = offs[k]!;
     const next = offs[k + 1]!;
-    const inline = emitInline(i, k, off, next);
+    const inline = emitInline(i, k, off, next, loop);
     if (inline !== undefined) {
       parts.push(inline.replaceAll('NEXT', String(next)).replaceAll('K1', String(k + 1)));
+      const eff = flagEffect(i);
+      if (eff !== 'keep') knownFlags = eff === 4 || eff === 8 ? eff : 0;
       return;
     }
+    knownFlags = 0;
     // Fallback: the interpreter handler, with RIP and next-RIP as run() would set them.
     const branchy = !i.row || i.row.flags & (F.BRANCH | F.REP);
     parts.push(
       `c.blk = ${k}; c.rip = base + ${off}; c.nextRip = base + ${next}; I[${k}].exec(c, I[${k}]);` +
-        (branchy ? ` if (c.nextRip !== base + ${next}) { c.rip = c.nextRip; return ${k + 1}; }` : '') +
-        ` if (m.smc) { m.smc = false; c.rip = base + ${next}; return ${k + 1}; }`,
+        (branchy ? ` if (c.nextRip !== base + ${next}) { c.rip = c.nextRip; return done + ${k + 1}; }` : '') +
+        ` if (m.smc) { m.smc = false; c.rip = base + ${next}; return done + ${k + 1}; }`,
     );
   });
-  parts.push(`c.rip = base + ${offs[insns.length]}; return ${insns.length};`);
+  parts.push(`c.rip = base + ${offs[insns.length]}; return done + ${insns.length};`);
+  if (loop) parts.push('}');
   // biome-ignore lint/security/noGlobalEval: generating a block function is the point of the JIT
-  return new Function('c', 'I', 'X', parts.join('\n')) as BlockFn;
+  return new Function('c', 'I', 'X', 'rem', parts.join('\n')) as BlockFn;
 }

@@ -89,7 +89,7 @@ function buildBlock(c: Cpu, rip: number, slot: number, pa: number, cacheable: bo
     off += insn.len;
     if (crossPage || !insn.row || insn.row.flags & F.BRANCH || off >= PAGE_SIZE) break;
   }
-  const block: Block = { pa, insns, hits: 0, fn: undefined, offs: undefined };
+  const block: Block = { pa, insns, hits: 0, fn: undefined, offs: undefined, dead: false, nextPa: -1, next: undefined };
   if (cacheable && !crossPage) c.cache instanceof DecodeCache && c.cache.put(block);
   return block;
 }
@@ -108,13 +108,25 @@ export function run(c: Cpu, budget: number): RunResult {
   let inBlock: Block | undefined;
   let entry = 0;
   try {
+    let prev: Block | undefined;
     while (n < budget) {
       const rip = c.rip;
       const off = rip & (PAGE_SIZE - 1);
-      const slot = m.fetchSlot(rip);
+      const vpn = (rip - off) / PAGE_SIZE;
+      const slot = m.tagX[vpn & 255] === vpn ? vpn & 255 : m.fill(rip, 'x');
       const abort = m.abortX[slot] === 1;
       const pa = m.pfnX[slot]! * PAGE_SIZE + off;
-      const block = (!abort && cache.get(pa)) || buildBlock(c, rip, slot, pa, !abort);
+      // Follow the previous block's link when it still leads to this physical address.
+      let block: Block;
+      if (prev !== undefined && prev.nextPa === pa && !prev.next!.dead && !abort) block = prev.next!;
+      else {
+        block = (!abort && cache.get(pa)) || buildBlock(c, rip, slot, pa, !abort);
+        if (prev !== undefined && !abort) {
+          prev.nextPa = pa;
+          prev.next = block;
+        }
+      }
+      prev = block;
       const insns = block.insns;
       if (jit && !(c.flags & TF) && budget - n >= insns.length) {
         let fn = block.fn;
@@ -125,7 +137,7 @@ export function run(c: Cpu, budget: number): RunResult {
         if (fn !== undefined) {
           inBlock = block;
           entry = rip;
-          n += fn(c, insns, HELPERS);
+          n += fn(c, insns, HELPERS, budget - n);
           inBlock = undefined;
           continue;
         }
@@ -160,8 +172,8 @@ export function run(c: Cpu, budget: number): RunResult {
     return { stop: { kind: 'budget' }, executed: n };
   } catch (e) {
     if (inBlock) {
-      // The compiled block recorded the index of the instruction that threw.
-      n += c.blk;
+      // The compiled block recorded its completed loop iterations and the index of the instruction that threw.
+      n += c.blkBase + c.blk;
       c.rip = entry + inBlock.offs![c.blk]!;
       if (e instanceof StopSignal) c.nextRip = entry + inBlock.offs![c.blk + 1]!;
     }

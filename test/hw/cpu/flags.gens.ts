@@ -105,6 +105,19 @@ export const gens: Record<string, Gen> = {
         disp & 0xff,
       ];
     }),
+  // ALU then Jcc over `inc r11d`: exercises condition evaluation (the compiled path reads the lazy state).
+  aluJcc: fc
+    .tuple(fc.integer({ min: 0, max: 7 }), fc.constantFrom(4, 8), reg, reg, fc.integer({ min: 0, max: 15 }))
+    .map(([k, sz, a, b, cc]) => [...rr(sz, [k * 8 + 1], b, a), 0x70 + cc, 0x03, 0x41, 0xff, 0xc3]),
+  shiftJcc: fc
+    .tuple(
+      fc.constantFrom(4, 5, 7),
+      fc.constantFrom(4, 8),
+      reg,
+      fc.integer({ min: 1, max: 31 }),
+      fc.integer({ min: 0, max: 15 }),
+    )
+    .map(([k, sz, a, n, cc]) => [...rr(sz, [0xc1], k, a), n, 0x70 + cc, 0x03, 0x41, 0xff, 0xc3]),
   misc: fc.constantFrom(
     [0x98],
     [0x48, 0x98],

@@ -288,6 +288,18 @@ for (const jit of [false, true]) {
         expect([...m.space.read(DATA + 8192 - 8, 16)]).toEqual(Array.from({ length: 16 }, (_, k) => k + 1));
       });
 
+      it('reports the instructions retired when a loop faults after several iterations', () => {
+        // loop: mov rax, [rbx]; add rbx, 8; jmp loop — walks off the end of the data pages.
+        const m = makeTestMachine([0x48, 0x8b, 0x03, 0x48, 0x83, 0xc3, 0x08, 0xeb, 0xf7]);
+        m.cpu.setRegNum(3, DATA + 8192 - 24);
+        const r = m.run(100);
+        expect(r.stop.kind === 'fault' && r.stop.fault.addr, 'CR2').toBe(DATA + 8192);
+        expect(r.executed, 'three full iterations').toBe(9);
+        expect(m.cpu.rip, 'RIP at the load').toBe(CODE);
+        expect(m.cpu.getRegNum(3)).toBe(DATA + 8192);
+        expect(m.cpu.icount).toBe(9);
+      });
+
       it('yields between chunks of a long REP STOSB without losing progress', () => {
         const m = makeTestMachine([0xf3, 0xaa, 0x90]);
         m.space.map(DATA, 65536, { write: true });
