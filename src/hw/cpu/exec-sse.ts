@@ -816,7 +816,8 @@ function farith(op: FOp, unary = false): Handler {
       let r = unary ? op(b, b) : op(a, b);
       if (w === 4) r = Math.fround(r);
       // For SQRT the only source is the second operand.
-      if (unary) putF(c, d, w, j, r, b, Number.NaN, false);
+      // The only source of SQRT is the second operand: its NaN (quieted) is the result.
+      if (unary) putF(c, d, w, j, r, 0, b, true);
       else putF(c, d, w, j, r, a, b, true);
     }
   };
@@ -844,24 +845,78 @@ function fminmax(max: boolean): Handler {
   };
 }
 
+/**
+ * Bit-exact binary operation on one lane with the SSE NaN rules: a NaN first operand (quieted) wins, then a
+ * NaN second operand, else an invalid result is the default NaN. `w` is 4 or 8; lanes are given and returned
+ * as bit patterns (bigint, off the hot path: used by the horizontal and dot-product instructions).
+ */
+const LANE = new DataView(new ArrayBuffer(8));
+function laneVal(bits: bigint, w: number): number {
+  if (w === 8) {
+    LANE.setBigUint64(0, bits, true);
+    return LANE.getFloat64(0, true);
+  }
+  LANE.setUint32(0, Number(bits), true);
+  return LANE.getFloat32(0, true);
+}
+function laneBits(v: number, w: number): bigint {
+  if (w === 8) {
+    LANE.setFloat64(0, v, true);
+    return LANE.getBigUint64(0, true);
+  }
+  LANE.setFloat32(0, v, true);
+  return BigInt(LANE.getUint32(0, true));
+}
+function laneNaN(bits: bigint, w: number): boolean {
+  return w === 8
+    ? (bits & 0x7ff0000000000000n) === 0x7ff0000000000000n && (bits & 0xfffffffffffffn) !== 0n
+    : (bits & 0x7f800000n) === 0x7f800000n && (bits & 0x7fffffn) !== 0n;
+}
+function laneOp(a: bigint, b: bigint, w: number, op: (x: number, y: number) => number): bigint {
+  const quiet = w === 8 ? 0x8000000000000n : 0x400000n;
+  if (laneNaN(a, w)) return a | quiet;
+  if (laneNaN(b, w)) return b | quiet;
+  const r = op(laneVal(a, w), laneVal(b, w));
+  if (Number.isNaN(r)) return w === 8 ? 0xfff8000000000000n : 0xffc00000n;
+  return laneBits(w === 4 ? Math.fround(r) : r, w);
+}
+function getLane(x: Uint32Array, base: number, j: number, w: number): bigint {
+  return w === 8 ? (BigInt(x[base + 2 * j + 1]!) << 32n) | BigInt(x[base + 2 * j]!) : BigInt(x[base + j]!);
+}
+function putLane(x: Uint32Array, base: number, j: number, w: number, v: bigint): void {
+  if (w === 8) {
+    x[base + 2 * j] = Number(v & 0xffffffffn);
+    x[base + 2 * j + 1] = Number(v >> 32n);
+  } else x[base + j] = Number(v);
+}
+const ADD = (x: number, y: number) => x + y;
+const SUB = (x: number, y: number) => x - y;
+const MUL = (x: number, y: number) => x * y;
+
+/**
+ * HADDPS/PD, HSUBPS/PD: pairwise sums/differences of adjacent elements. The SDM writes the sum as
+ * "xmm1[63:32] + xmm1[31:0]", but Intel hardware propagates the low element's NaN first (test/hw/cpu/sse.test.ts).
+ */
 const fhadd: Handler = (c, i) => {
   const cc = i.row!.cc!;
   const w = cc & 0xf;
   const subtract = (cc & 0x10) !== 0;
   const d = src(c, i);
-  const f = (x: number, y: number) => (w === 4 ? Math.fround(subtract ? x - y : x + y) : subtract ? x - y : x + y);
-  if (w === 8) {
-    const a0 = c.xf64[d / 2]!;
-    const a1 = c.xf64[d / 2 + 1]!;
-    const r0 = f(a0, a1);
-    const r1 = f(SF64[0]!, SF64[1]!);
-    c.xf64[d / 2] = r0;
-    c.xf64[d / 2 + 1] = r1;
-  } else {
-    const a = [c.xf32[d]!, c.xf32[d + 1]!, c.xf32[d + 2]!, c.xf32[d + 3]!];
-    const r = [f(a[0]!, a[1]!), f(a[2]!, a[3]!), f(SF32[0]!, SF32[1]!), f(SF32[2]!, SF32[3]!)];
-    for (let j = 0; j < 4; j++) c.xf32[d + j] = r[j]!;
+  const n = 16 / w;
+  const x = c.xu32;
+  const out: bigint[] = [];
+  for (const [arr, base] of [
+    [x, d],
+    [SU32, 0],
+  ] as const) {
+    for (let j = 0; j < n / 2; j++) {
+      const lo = getLane(arr, base, 2 * j, w);
+      const hi = getLane(arr, base, 2 * j + 1, w);
+      // NaN precedence measured on Intel hardware: the low element is the first operand for both.
+      out.push(laneOp(lo, hi, w, subtract ? SUB : ADD));
+    }
   }
+  for (let j = 0; j < n; j++) putLane(x, d, j, w, out[j]!);
 };
 
 const faddsub: Handler = (c, i) => {
@@ -1130,25 +1185,21 @@ const fround: Handler = (c, i) => {
 };
 
 /** DPPS/DPPD: products of the lanes selected by imm[7:4] (summed), written to the lanes selected by imm[3:0]. */
+/** DPPS/DPPD: products of the lanes selected by imm[7:4], summed pairwise as the SDM's pseudocode does. */
 const fdp: Handler = (c, i) => {
   const w = i.row!.cc!;
   const d = src(c, i);
   const imm = i.imm & 0xff;
   const n = 16 / w;
-  const p: number[] = [];
+  const x = c.xu32;
+  const p: bigint[] = [];
   for (let j = 0; j < n; j++) {
-    const a = w === 8 ? c.xf64[d / 2 + j]! : c.xf32[d + j]!;
-    const b = w === 8 ? SF64[j]! : SF32[j]!;
-    p.push((imm >> (4 + j)) & 1 ? (w === 4 ? Math.fround(a * b) : a * b) : 0);
+    p.push((imm >> (4 + j)) & 1 ? laneOp(getLane(x, d, j, w), getLane(SU32, 0, j, w), w, MUL) : 0n);
   }
-  let sum: number;
-  if (w === 8) sum = p[0]! + p[1]!;
-  else sum = Math.fround(Math.fround(p[0]! + p[1]!) + Math.fround(p[2]! + p[3]!));
-  for (let j = 0; j < n; j++) {
-    const v = (imm >> j) & 1 ? sum : 0;
-    if (w === 8) c.xf64[d / 2 + j] = v;
-    else c.xf32[d + j] = v;
-  }
+  // NaN precedence measured on Intel hardware: the higher-indexed partial result is the first operand.
+  const sum =
+    w === 8 ? laneOp(p[1]!, p[0]!, w, ADD) : laneOp(laneOp(p[3]!, p[2]!, w, ADD), laneOp(p[1]!, p[0]!, w, ADD), w, ADD);
+  for (let j = 0; j < n; j++) putLane(x, d, j, w, (imm >> j) & 1 ? sum : 0n);
 };
 
 const insertps: Handler = (c, i) => {

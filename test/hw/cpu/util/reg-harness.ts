@@ -15,8 +15,12 @@ const DRIVER = String.raw`
 #include <string.h>
 #include <sys/mman.h>
 typedef unsigned long u64;
-/* state: 16 GPRs (RAX..R15 order, RSP/RBP/R12-R15 ignored) then RFLAGS at index 16 */
+/* state: 16 GPRs (RAX..R15 order, RSP/RBP/R12-R15 ignored), RFLAGS at index 16, XMM0-15 at 17..48 (lo, hi) */
 extern void tramp(u64 *s, void *code);
+#define X(n, off) "movdqu " #off "(%r12), %xmm" #n "\n"
+#define XMM_LOAD X(0,136) X(1,152) X(2,168) X(3,184) X(4,200) X(5,216) X(6,232) X(7,248) X(8,264) X(9,280) X(10,296) X(11,312) X(12,328) X(13,344) X(14,360) X(15,376)
+#define Y(n, off) "movdqu %xmm" #n ", " #off "(%r12)\n"
+#define XMM_SAVE Y(0,136) Y(1,152) Y(2,168) Y(3,184) Y(4,200) Y(5,216) Y(6,232) Y(7,248) Y(8,264) Y(9,280) Y(10,296) Y(11,312) Y(12,328) Y(13,344) Y(14,360) Y(15,376)
 __asm__(
   ".text\n.globl tramp\ntramp:\n"
   "push %rbx\npush %rbp\npush %r12\npush %r13\npush %r14\npush %r15\n"
@@ -25,23 +29,25 @@ __asm__(
   "mov 0(%r12), %rax\nmov 8(%r12), %rcx\nmov 16(%r12), %rdx\nmov 24(%r12), %rbx\n"
   "mov 48(%r12), %rsi\nmov 56(%r12), %rdi\nmov 64(%r12), %r8\nmov 72(%r12), %r9\n"
   "mov 80(%r12), %r10\nmov 88(%r12), %r11\n"
+  XMM_LOAD
   "call *%r13\n"
   "pushfq\npopq 128(%r12)\n"
   "mov %rax, 0(%r12)\nmov %rcx, 8(%r12)\nmov %rdx, 16(%r12)\nmov %rbx, 24(%r12)\n"
   "mov %rsi, 48(%r12)\nmov %rdi, 56(%r12)\nmov %r8, 64(%r12)\nmov %r9, 72(%r12)\n"
   "mov %r10, 80(%r12)\nmov %r11, 88(%r12)\n"
+  XMM_SAVE
   "pop %r15\npop %r14\npop %r13\npop %r12\npop %rbp\npop %rbx\nret\n");
 static int nib(char c) { return c <= '9' ? c - '0' : c - 'a' + 10; }
 int main(void) {
   unsigned char *code = mmap(0, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  char hex[512]; u64 s[17];
+  char hex[512]; u64 s[49];
   while (scanf("%511s", hex) == 1) {
-    for (int k = 0; k < 17; k++) if (scanf("%lx", &s[k]) != 1) return 1;
+    for (int k = 0; k < 49; k++) if (scanf("%lx", &s[k]) != 1) return 1;
     size_t n = strlen(hex) / 2;
     for (size_t i = 0; i < n; i++) code[i] = (unsigned char)(nib(hex[2 * i]) << 4 | nib(hex[2 * i + 1]));
     code[n] = 0xc3;
     tramp(s, code);
-    for (int k = 0; k < 17; k++) printf("%lx ", s[k]);
+    for (int k = 0; k < 49; k++) printf("%lx ", s[k]);
     printf("\n");
   }
   return 0;
@@ -53,11 +59,14 @@ export interface RegCase {
   /** 16 GPR values. */
   readonly regs: readonly bigint[];
   readonly flags: number;
+  /** XMM0-15 as 32 u64 halves (low, high); zeros when absent. */
+  readonly xmm?: readonly bigint[];
 }
 
 export interface RegResult {
   readonly regs: bigint[];
   readonly flags: number;
+  readonly xmm: bigint[];
 }
 
 /** Runs every case natively in one process. */
@@ -66,7 +75,7 @@ export function runNativeRegs(cases: readonly RegCase[]): RegResult[] {
   const input = cases
     .map(
       (c) =>
-        `${Buffer.from(c.code).toString('hex')} ${c.regs.map((r) => r.toString(16)).join(' ')} ${c.flags.toString(16)}`,
+        `${Buffer.from(c.code).toString('hex')} ${c.regs.map((r) => r.toString(16)).join(' ')} ${c.flags.toString(16)} ${(c.xmm ?? Array(32).fill(0n)).map((r) => r.toString(16)).join(' ')}`,
     )
     .join('\n');
   const out = execFileSync(bin, [], { input: `${input}\n`, maxBuffer: 1 << 26 })
@@ -78,7 +87,7 @@ export function runNativeRegs(cases: readonly RegCase[]): RegResult[] {
       .trim()
       .split(' ')
       .map((x) => BigInt(`0x${x}`));
-    return { regs: v.slice(0, 16), flags: Number(v[16]) };
+    return { regs: v.slice(0, 16), flags: Number(v[16]), xmm: v.slice(17, 49) };
   });
 }
 
@@ -94,6 +103,10 @@ export function runInterpRegs(c: RegCase, jit = false): RegResult & { stop: stri
   const cpu = createCpu({ mem: space.mem, pageTable: space, jit, jitThreshold: 0 });
   for (const [k, v] of c.regs.entries()) cpu.setReg64(k, v);
   cpu.setFlags(c.flags);
+  const xv = new BigUint64Array(cpu.xmmBuf);
+  (c.xmm ?? []).forEach((v, k) => {
+    xv[k] = v;
+  });
   cpu.m.wr64(STACK - 8, (RETURN_SENTINEL % 2 ** 32) | 0, Math.floor(RETURN_SENTINEL / 2 ** 32));
   cpu.setRegNum(4, STACK - 8);
   cpu.rip = CODE;
@@ -102,5 +115,10 @@ export function runInterpRegs(c: RegCase, jit = false): RegResult & { stop: stri
   const returned = s.kind === 'fault' && s.fault.vector === 14 && s.fault.addr === RETURN_SENTINEL;
   const regs: bigint[] = [];
   for (let k = 0; k < 16; k++) regs.push(cpu.getReg64(k));
-  return { regs, flags: cpu.getFlags(), stop: returned ? 'returned' : JSON.stringify(s) };
+  return {
+    regs,
+    flags: cpu.getFlags(),
+    xmm: [...new BigUint64Array(cpu.xmmBuf)],
+    stop: returned ? 'returned' : JSON.stringify(s),
+  };
 }
