@@ -1212,7 +1212,95 @@ const insertps: Handler = (c, i) => {
   for (let j = 0; j < 4; j++) if ((imm >> j) & 1) c.x32[d + j] = 0;
 };
 
+/**
+ * PCMPESTRI/PCMPESTRM/PCMPISTRI/PCMPISTRM (SDM Vol. 2 §4.1 "Imm8 Control Byte Operation for PCMPESTRI /
+ * PCMPESTRM / PCMPISTRI / PCMPISTRM"): imm8[1:0] element format, [3:2] aggregation, [5:4] polarity,
+ * [6] output selection. Invalid elements (past the length or the first NUL) follow Table 4-7's overrides.
+ */
+const pcmpstr: Handler = (c, i) => {
+  const cc = i.row!.cc!;
+  const explicit = (cc & 2) !== 0;
+  const index = (cc & 1) !== 0;
+  const d = src(c, i, false);
+  const imm = i.imm & 0xff;
+  const words = (imm & 1) !== 0;
+  const signed = (imm & 2) !== 0;
+  const n = words ? 8 : 16;
+  const elem = (arr: 'd' | 's', k: number): number => {
+    if (words) return arr === 'd' ? (signed ? c.xi16[d * 2 + k]! : c.x16[d * 2 + k]!) : signed ? SI16[k]! : S16[k]!;
+    return arr === 'd' ? (signed ? c.xi8[d * 4 + k]! : c.x8[d * 4 + k]!) : signed ? SI8[k]! : S8[k]!;
+  };
+  const implicitLen = (arr: 'd' | 's'): number => {
+    for (let k = 0; k < n; k++) if (elem(arr, k) === 0) return k;
+    return n;
+  };
+  const explicitLen = (reg: number): number => {
+    // |rAX| / |rDX| (64-bit with REX.W), saturated to the element count.
+    const lo = c.r[reg * 2]!;
+    const v = i.rex & 8 ? Math.abs(c.r[reg * 2 + 1]! * TWO32 + (lo >>> 0)) : Math.abs(lo);
+    return v > n ? n : v;
+  };
+  const len1 = explicit ? explicitLen(0) : implicitLen('d');
+  const len2 = explicit ? explicitLen(2) : implicitLen('s');
+  const agg = (imm >> 2) & 3;
+  let res1 = 0;
+  for (let j = 0; j < n; j++) {
+    let bit = false;
+    const v2 = j < len2;
+    switch (agg) {
+      case 0: // equal any
+        if (v2) for (let k = 0; k < len1 && !bit; k++) bit = elem('d', k) === elem('s', j);
+        break;
+      case 1: // ranges: pairs (lo, hi) of the first operand
+        if (v2)
+          for (let k = 0; k + 1 < len1 + 1 && k + 1 < n && !bit; k += 2)
+            bit = k + 1 < len1 && elem('d', k) <= elem('s', j) && elem('s', j) <= elem('d', k + 1);
+        break;
+      case 2: {
+        // equal each
+        const v1 = j < len1;
+        bit = v1 && v2 ? elem('d', j) === elem('s', j) : !v1 && !v2;
+        break;
+      }
+      default: // equal ordered (substring)
+        bit = true;
+        for (let k = 0; k < n - j && bit; k++) {
+          if (k >= len1) break; // invalid element of the first operand: forced true
+          if (j + k >= len2)
+            bit = false; // valid needle, exhausted haystack
+          else bit = elem('d', k) === elem('s', j + k);
+        }
+    }
+    if (bit) res1 |= 1 << j;
+  }
+  const full = (1 << n) - 1;
+  const pol = (imm >> 4) & 3;
+  const res2 = pol === 1 ? ~res1 & full : pol === 3 ? res1 ^ ((1 << len2) - 1) : res1;
+  if (index) {
+    let idx = n;
+    if (res2) idx = imm & 0x40 ? 31 - Math.clz32(res2) : 31 - Math.clz32(res2 & -res2);
+    setReg(c, 1, 4, idx, 0);
+  } else if (imm & 0x40) {
+    for (let j = 0; j < n; j++) {
+      const on = (res2 >> j) & 1 ? -1 : 0;
+      if (words) c.x16[j] = on;
+      else c.x8[j] = on;
+    }
+  } else {
+    c.x32[0] = res2;
+    c.x32[1] = c.x32[2] = c.x32[3] = 0;
+  }
+  materialize(c);
+  c.flags =
+    (c.flags & ~(CF | PF | AF | ZF | SF | OF)) |
+    (res2 ? CF : 0) |
+    (len2 < n ? ZF : 0) |
+    (len1 < n ? SF : 0) |
+    (res2 & 1 ? OF : 0);
+};
+
 export const SSE_HANDLERS: Record<string, Handler> = {
+  pcmpstr,
   movx: moveFull(false),
   movxa: moveFull(true),
   movss: moveScalar(4),

@@ -88,7 +88,7 @@ function mnemonic(i: Insn): string {
   else if ((m === 'pushf' || m === 'popf') && i.opsize === 8) m += 'q';
   else if (m === 'iret') m += sfx;
   else if (m === 'cmpxchg8b' && i.rex & 8) m = 'cmpxchg16b';
-  else if (/^(fxsave|fxrstor|xsave|xrstor|xsaveopt)$/.test(m) && i.rex & 8) m += '64';
+  else if (/^(fxsave|fxrstor|xsave|xrstor|xsaveopt|pcmpestri|pcmpestrm)$/.test(m) && i.rex & 8) m += '64';
   let pre = '';
   if (i.pfx & PFX.LOCK) pre += 'lock ';
   if (row.flags & 8 /* F.REP */) {

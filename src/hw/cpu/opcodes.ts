@@ -598,6 +598,11 @@ P3A(0x22, 'pinsrd', 'pinsr', 4, 'V,Ey,Ib');
 P3A(0x40, 'dpps', 'fdp', 4);
 P3A(0x41, 'dppd', 'fdp', 8);
 P3A(0x42, 'mpsadbw', 'mpsadbw', 0);
+// SSE4.2 string compares: cc bit 0 = index (I) vs mask (M) output, bit 1 = explicit lengths in rAX/rDX.
+P3A(0x60, 'pcmpestrm', 'pcmpstr', 2);
+P3A(0x61, 'pcmpestri', 'pcmpstr', 3);
+P3A(0x62, 'pcmpistrm', 'pcmpstr', 0);
+P3A(0x63, 'pcmpistri', 'pcmpstr', 1);
 
 /** Every row of the table, in declaration order. */
 export const OPCODES: readonly OpRow[] = rows;

@@ -13,10 +13,10 @@ const LIBC = '/lib/x86_64-linux-gnu/libc.so.6';
 
 /**
  * Legacy-encoded instructions the interpreter does not implement (they raise #UD): x87 arithmetic and
- * environment instructions, the SSE4.2 string compares, TSX and PKU (not enumerated in our CPUID, so #UD is
+ * environment instructions, TSX and PKU (not enumerated in our CPUID, so #UD is
  * also what a CPU without them does). VEX/EVEX encodings are all #UD.
  */
-const NOT_IMPLEMENTED = /^(F[a-z0-9]+|Pcmp[ei]str[im]|Xbegin|Xend|Xabort|Xtest|Rdpkru|Wrpkru)$/;
+const NOT_IMPLEMENTED = /^(F[a-z0-9]+|Xbegin|Xend|Xabort|Xtest|Rdpkru|Wrpkru)$/;
 
 function textOf(path: string): { code: Uint8Array; addr: bigint } {
   const elf = parseElf64(new Uint8Array(readFileSync(path)));

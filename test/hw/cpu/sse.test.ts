@@ -95,7 +95,18 @@ describe.skipIf(!hasGcc())('SSE instructions match the host CPU', () => {
       const regs = Array.from({ length: 16 }, () => (rng.below(4) === 0 ? BigInt(rng.below(300)) : rng.nextU64()));
       // DPPS/DPPD: which NaN payload Intel hardware propagates differs per destination lane and is not modelled
       // (README "Known differences"); their arithmetic is tested on finite inputs.
-      const xmm = Array.from({ length: 32 }, () => xmmValue(rng, row.sem === 'fdp'));
+      let xmm = Array.from({ length: 32 }, () => xmmValue(rng, row.sem === 'fdp'));
+      if (row.sem === 'pcmpstr') {
+        // Strings over a small alphabet (with NULs and signed extremes), and short explicit lengths.
+        const alpha = [0, 0x61, 0x62, 0x63, 0x80, 0x7f, 0xff];
+        xmm = Array.from({ length: 32 }, () => {
+          let v = 0n;
+          for (let b = 0; b < 8; b++) v = (v << 8n) | BigInt(alpha[rng.below(rng.below(2) ? 3 : alpha.length)]!);
+          return v;
+        });
+        regs[0] = BigInt.asUintN(64, BigInt(rng.below(40) - 20));
+        regs[2] = BigInt.asUintN(64, BigInt(rng.below(40) - 20));
+      }
       cases.push({
         row,
         c: { code: Uint8Array.from(encode(row, rng)), regs, flags: 0x202 | (rng.below(0x1000) & ARITH), xmm },
