@@ -1238,7 +1238,7 @@ const pcmpstr: Handler = (c, i) => {
     // |rAX| / |rDX| (64-bit with REX.W), saturated to the element count.
     const lo = c.r[reg * 2]!;
     const v = i.rex & 8 ? Math.abs(c.r[reg * 2 + 1]! * TWO32 + (lo >>> 0)) : Math.abs(lo);
-    return v > n ? n : v;
+    return Math.min(v, n);
   };
   const len1 = explicit ? explicitLen(0) : implicitLen('d');
   const len2 = explicit ? explicitLen(2) : implicitLen('s');
