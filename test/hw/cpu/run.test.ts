@@ -481,6 +481,104 @@ for (const jit of [false, true]) {
       });
     });
 
+    describe('integer corner cases', () => {
+      it('copies backwards with STD; REP MOVSB and scans with REPNE SCASB and REPE CMPSB', () => {
+        // std; rep movsb; cld; mov rdi, rbx; mov al, 0; mov rcx, -1; repne scasb; ...
+        const m = makeTestMachine([
+          0xfd, 0xf3, 0xa4, 0xfc, 0x48, 0x89, 0xdf, 0xb0, 0x00, 0x48, 0xc7, 0xc1, 0xff, 0xff, 0xff, 0xff, 0xf2, 0xae,
+        ]);
+        m.space.write(DATA, new TextEncoder().encode('hello, world\0'));
+        m.cpu.setRegNum(6, DATA + 11);
+        m.cpu.setRegNum(7, DATA + 111);
+        m.cpu.setRegNum(1, 12);
+        m.cpu.setRegNum(3, DATA);
+        m.run(7);
+        expect(new TextDecoder().decode(m.space.read(DATA + 100, 12))).toBe('hello, world');
+        expect(m.cpu.getRegNum(6), 'RSI moved down').toBe(DATA - 1);
+        // strlen idiom: RCX = -1 - (len + 1)
+        expect(BigInt.asIntN(64, m.cpu.getReg64(1))).toBe(-14n);
+        const cmp = makeTestMachine([0xf3, 0xa6]);
+        cmp.space.write(DATA, new TextEncoder().encode('abcdXf'));
+        cmp.space.write(DATA + 100, new TextEncoder().encode('abcdYf'));
+        cmp.cpu.setRegNum(6, DATA);
+        cmp.cpu.setRegNum(7, DATA + 100);
+        cmp.cpu.setRegNum(1, 6);
+        cmp.run(1);
+        expect(cmp.cpu.getRegNum(1), 'stopped after the mismatch').toBe(1);
+        expect(cmp.cpu.getFlags() & 0x40, 'ZF clear').toBe(0);
+      });
+
+      it('LOCK XADD and LOCK CMPXCHG16B on memory', () => {
+        // lock xadd [rbx], rax; lock cmpxchg16b [rbx+16]
+        const m = makeTestMachine([0xf0, 0x48, 0x0f, 0xc1, 0x03, 0xf0, 0x48, 0x0f, 0xc7, 0x4b, 0x10]);
+        m.space.write(DATA, Uint8Array.from([5, 0, 0, 0, 0, 0, 0, 0]));
+        m.space.write(DATA + 16, Uint8Array.from([1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0]));
+        m.cpu.setRegNum(3, DATA);
+        m.cpu.setRegNum(0, 10);
+        m.run(1);
+        expect(m.space.read(DATA, 1)[0], 'memory = 5 + 10').toBe(15);
+        expect(m.cpu.getRegNum(0), 'RAX = old value').toBe(5);
+        // RDX:RAX = 2:1 matches → memory ← RCX:RBX
+        m.cpu.setRegNum(0, 1);
+        m.cpu.setRegNum(2, 2);
+        m.cpu.setRegNum(1, 0x77);
+        m.run(1);
+        expect(m.cpu.getFlags() & 0x40, 'ZF set on success').toBe(0x40);
+        expect([...m.space.read(DATA + 16, 8)], 'low qword ← RBX').toEqual([0, 0, 0x60, 0, 0, 0, 0, 0]);
+        expect(m.space.read(DATA + 24, 1)[0], 'high qword ← RCX').toBe(0x77);
+      });
+
+      it('CMPXCHG16B faults with #GP(0) on a misaligned operand', () => {
+        const m = makeTestMachine([0x48, 0x0f, 0xc7, 0x0b]);
+        m.cpu.setRegNum(3, DATA + 8);
+        const r = m.run(1);
+        expect(r.stop.kind === 'fault' && r.stop.fault.vector).toBe(Vector.GP);
+      });
+
+      it('POPF changes the user flags but not IF, and PUSHF reads them back', () => {
+        // push rax; popf; pushf; pop rbx
+        const m = makeTestMachine([0x50, 0x9d, 0x9c, 0x5b]);
+        m.cpu.setRegNum(0, 0x240cd5); // arithmetic flags, DF, AC and ID set; IF clear (TF left clear: it would trap)
+        m.run(4);
+        const f = m.cpu.getRegNum(3);
+        expect(f & 0x200, 'IF unchanged (set)').toBe(0x200);
+        expect(f & 0x40cd5, 'arithmetic, DF and AC bits as popped').toBe(0x40cd5);
+        expect(f & 0x200000, 'ID toggles').toBe(0x200000);
+      });
+
+      it('addresses FS and GS relative to their bases, and WRFSBASE rejects non-canonical values', () => {
+        // mov rax, fs:[8]; mov rcx, gs:[rbx]; wrfsbase rdx
+        const m = makeTestMachine([
+          0x64, 0x48, 0x8b, 0x04, 0x25, 0x08, 0, 0, 0, 0x65, 0x48, 0x8b, 0x0b, 0xf3, 0x48, 0x0f, 0xae, 0xd2,
+        ]);
+        m.space.write(DATA + 8, Uint8Array.from([0x11]));
+        m.space.write(DATA + 0x20, Uint8Array.from([0x22]));
+        m.cpu.fsBase = DATA;
+        m.cpu.gsBase = DATA + 0x10;
+        m.cpu.setRegNum(3, 0x10);
+        m.cpu.setReg64(2, 0x8000_0000_0000_0000n);
+        const r = m.run(3);
+        expect(m.cpu.getRegNum(0)).toBe(0x11);
+        expect(m.cpu.getRegNum(1)).toBe(0x22);
+        expect(r.stop.kind === 'fault' && r.stop.fault.vector, 'non-canonical base').toBe(Vector.GP);
+      });
+
+      it('ENTER with a nesting level copies frame pointers, and LEAVE undoes it', () => {
+        // enter 16, 2; leave
+        const m = makeTestMachine([0xc8, 0x10, 0x00, 0x02, 0xc9]);
+        const sp = m.cpu.getRegNum(4);
+        m.cpu.setRegNum(5, sp - 0x100);
+        m.space.write(sp - 0x108, Uint8Array.from([0xaa, 0xbb, 0, 0, 0, 0, 0, 0]));
+        m.run(1);
+        expect(m.cpu.getRegNum(5), 'RBP = frame').toBe(sp - 8);
+        expect(m.cpu.getRegNum(4), 'RSP = frame - 8*level - 16').toBe(sp - 8 - 16 - 16);
+        expect([...m.space.read(sp - 16, 2)], 'outer frame pointer copied').toEqual([0xaa, 0xbb]);
+        m.run(1);
+        expect(m.cpu.getRegNum(4)).toBe(sp);
+        expect(m.cpu.getRegNum(5)).toBe(sp - 0x100);
+      });
+    });
+
     describe('decode cache', () => {
       it('is shared by physical address', () => {
         const cache = new DecodeCache();
