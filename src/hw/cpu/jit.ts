@@ -147,6 +147,8 @@ function emitAlu(
  * unknown): then the condition reads the lazy fields directly.
  */
 let knownFlags = 0;
+/** Length of the block being compiled: the most instructions one loop iteration can retire. */
+let loopLen = 0;
 
 /** Inline condition for Jcc: from the known lazy state when possible, else ZF/CF inline and the rest via cond(). */
 function emitCond(cc: number): string {
@@ -421,14 +423,14 @@ function emitInline(i: Insn, k: number, off: number, next: number, loop: boolean
       const t = next + i.imm;
       if (t === 0 && loop) {
         // A branch back to the block start: keep iterating inside this function while the budget allows.
-        return `if (${emitCond(row.cc!)}) { done += ${k + 1}; if (rem - done >= ${k + 1}) { c.blkBase = done; continue; } c.rip = base; return done; }`;
+        return `if (${emitCond(row.cc!)}) { done += ${k + 1}; if (rem - done >= ${loopLen}) { c.blkBase = done; continue; } c.rip = base; return done; }`;
       }
       return `if (${emitCond(row.cc!)}) { const t = base + ${t}; if (t < -${CANON} || t >= ${CANON}) { c.blk = ${k}; c.nextRip = base + NEXT; I[${k}].exec(c, I[${k}]); } c.rip = t; return done + ${k + 1}; }`;
     }
     case 'jmp': {
       const t = next + i.imm;
       if (t === 0 && loop) {
-        return `{ done += ${k + 1}; if (rem - done >= ${k + 1}) { c.blkBase = done; continue; } c.rip = base; return done; }`;
+        return `{ done += ${k + 1}; if (rem - done >= ${loopLen}) { c.blkBase = done; continue; } c.rip = base; return done; }`;
       }
       return `{ const t = base + ${t}; if (t < -${CANON} || t >= ${CANON}) { c.blk = ${k}; c.nextRip = base + NEXT; I[${k}].exec(c, I[${k}]); } c.rip = t; return done + ${k + 1}; }`;
     }
@@ -451,11 +453,9 @@ export function blockOffsets(insns: readonly Insn[]): number[] {
  */
 export function compileBlock(insns: readonly Insn[]): BlockFn {
   const offs = blockOffsets(insns);
-  const last = insns[insns.length - 1]!;
-  const loop =
-    last.row !== undefined &&
-    (last.row.sem === 'jcc' || last.row.sem === 'jmp') &&
-    offs[insns.length]! + last.imm === 0;
+  // Any Jcc/JMP back to the block start makes the block a loop.
+  const loop = insns.some((i, k) => (i.row?.sem === 'jcc' || i.row?.sem === 'jmp') && offs[k + 1]! + i.imm === 0);
+  loopLen = insns.length;
   const parts: string[] = ['const r = c.r, m = c.m, base = c.rip; let done = 0; c.blkBase = 0;'];
   if (loop) parts.push('for (;;) {');
   knownFlags = 0;

@@ -53,6 +53,8 @@ export function createCpu(opts: CpuOptions): Cpu {
   return new Cpu(opts, () => new DecodeCache());
 }
 
+const CONDITIONAL = new Set(['jcc', 'loop', 'jrcxz']);
+
 const tooLong: (c: Cpu, i: Insn) => void = () => {
   throw gp(0);
 };
@@ -87,7 +89,10 @@ function buildBlock(c: Cpu, rip: number, slot: number, pa: number, cacheable: bo
     bindHandler(insn);
     insns.push(insn);
     off += insn.len;
-    if (crossPage || !insn.row || insn.row.flags & F.BRANCH || off >= PAGE_SIZE) break;
+    // Blocks run on past conditional branches (a taken branch leaves the block early); anything else that
+    // transfers control or must be seen by the loop (POPF and TF) ends the block.
+    const f = insn.row ? insn.row.flags : F.STOP;
+    if (crossPage || f & F.STOP || (f & F.BRANCH && !CONDITIONAL.has(insn.row!.sem)) || off >= PAGE_SIZE) break;
   }
   const block: Block = { pa, insns, hits: 0, fn: undefined, offs: undefined, dead: false, nextPa: -1, next: undefined };
   if (cacheable && !crossPage) c.cache instanceof DecodeCache && c.cache.put(block);
