@@ -192,8 +192,14 @@ function flagEffect(i: Insn): number | 'keep' {
   const sem = i.row?.sem;
   switch (sem) {
     case 'alu':
-    case 'test':
-      return i.ops[0]!.size;
+    case 'test': {
+      const sz = i.ops[0]!.size;
+      // ADC/SBB and narrow forms set lazy flags too, through alu(); the size says how to read them.
+      return sz;
+    }
+    case 'setcc':
+    case 'cmov':
+      return 'keep';
     case 'incdec':
       return i.ops[0]!.size;
     case 'shift': {
@@ -263,15 +269,41 @@ function emitInline(i: Insn, k: number, off: number, next: number, loop: boolean
     case 'test': {
       const d = ops[0]!;
       const kk = sem === 'test' ? 4 : row.cc!;
-      if (d.size !== 4 && d.size !== 8) return undefined;
       const lx = emitLoad(i, 0, 'x', 'xh');
       const ly = emitLoad(i, 1, 'y', 'yh');
-      const body = emitAlu(kk, d.size, 'x', 'xh', 'y', 'yh', 'z', 'zh');
-      if (!lx || !ly || !body) return undefined;
+      // 8/16-bit forms and ADC/SBB go through alu() with the operands loaded inline.
+      const body =
+        d.size === 4 || d.size === 8
+          ? (emitAlu(kk, d.size, 'x', 'xh', 'y', 'yh', 'z', 'zh') ??
+            `const z = X.alu(c, ${kk}, ${d.size}, x, ${d.size === 8 ? 'xh' : 0}, y, ${d.size === 8 ? 'yh' : 0}), zh = c.hi;`)
+          : `const z = X.alu(c, ${kk}, ${d.size}, x, 0, y, 0), zh = 0;`;
+      if (!lx || !ly) return undefined;
       const writes = sem === 'alu' && kk !== 7;
-      if (writes && d.kind === OK.MEM) return undefined; // RMW memory: the handler probes first
+      // A memory destination is probed for writing before it is read (no effect if the write would fault).
+      const probe = writes && d.kind === OK.MEM ? `m.probeW(a, ${d.size});` : '';
       const stc = writes ? emitStore(i, 0, 'z', 'zh') : '';
-      return `${mark}{ ${eaCode} ${lx} ${ly} ${body} ${stc} }`;
+      if (stc === undefined) return undefined;
+      const smc = writes && d.kind === OK.MEM ? ' if (m.smc) { m.smc = false; c.rip = base + NEXT; return done + K1; }' : '';
+      return `${mark}{ ${eaCode} ${probe} ${lx} ${ly} ${body} ${stc}${smc} }`;
+    }
+    case 'setcc': {
+      const stc = emitStore(i, 0, 'v', '0');
+      if (!stc) return undefined;
+      const smc = ops[0]!.kind === OK.MEM ? ' if (m.smc) { m.smc = false; c.rip = base + NEXT; return done + K1; }' : '';
+      return `${mark}{ ${eaCode} const v = ${emitCond(row.cc!)} ? 1 : 0; ${stc}${smc} }`;
+    }
+    case 'cmov': {
+      const d = ops[0]!;
+      if (d.size !== 4 && d.size !== 8) return undefined;
+      const ld = emitLoad(i, 1, 'v', 'vh');
+      if (!ld) return undefined;
+      const R = 2 * d.reg;
+      // The source is read whatever the condition; a 32-bit CMOVcc zero-extends even when false.
+      return `${mark}{ ${eaCode} ${ld} if (${emitCond(row.cc!)}) { r[${R}] = v; r[${R + 1}] = ${d.size === 8 ? 'vh' : '0'}; } ${d.size === 4 ? `else r[${R + 1}] = 0;` : ''} }`;
+    }
+    case 'call': {
+      const t = next + i.imm;
+      return `c.blk = ${k}; { const t = base + ${t}; if (t < -${CANON} || t >= ${CANON}) { c.nextRip = base + NEXT; I[${k}].exec(c, I[${k}]); } const ret = base + NEXT; X.push(c, 8, ret % 4294967296 | 0, Math.floor(ret / 4294967296) | 0); c.rip = t; return done + ${k + 1}; }`;
     }
     case 'incdec': {
       const d = ops[0]!;
