@@ -108,6 +108,12 @@ function emitStore(i: Insn, oi: number, v: string, vh: string): string | undefin
 
 const MASKS: Record<number, string> = { 1: '255', 2: '65535' };
 
+/** Removes the lazy-flag stores from an emitted ALU body when its flags are dead. */
+function dropFlags(code: string | undefined): string | undefined {
+  if (!code || !deadFlags) return code;
+  return code.replace(/ c\.lres = [^;]*;.*c\.lazy = 1;/, '');
+}
+
 /** Inline ADD/SUB/CMP/AND/OR/XOR/TEST for sizes 4 and 8 with lazy flags; undefined when not inlinable. */
 function emitAlu(
   k: number,
@@ -149,6 +155,43 @@ function emitAlu(
 let knownFlags = 0;
 /** Length of the block being compiled: the most instructions one loop iteration can retire. */
 let loopLen = 0;
+/** Whether the flags the instruction being emitted computes are overwritten before anything can see them. */
+let deadFlags = false;
+
+/** Whether instruction `i` (inlined) overwrites all six arithmetic flags without reading any and cannot fault. */
+function killsFlags(i: Insn): boolean {
+  const sem = i.row?.sem;
+  if (i.hasMem) return false;
+  if (sem === 'test') return i.ops[0]!.size >= 4;
+  if (sem === 'alu') return i.ops[0]!.size >= 4 && i.row!.cc !== 2 && i.row!.cc !== 3;
+  return false;
+}
+
+/** Instructions that neither read nor write flags and cannot fault (register moves and LEA). */
+function flagNeutral(i: Insn): boolean {
+  const sem = i.row?.sem;
+  if (i.hasMem && sem !== 'lea') return false;
+  return sem === 'mov' || sem === 'lea' || sem === 'nop' || sem === 'movzx' || sem === 'movsx' || sem === 'movsxd';
+}
+
+/**
+ * Dead-flag analysis within a block: instruction k's flags are dead when a later instruction overwrites them
+ * all and only flag-neutral, non-faulting instructions come in between (a fault would expose the flags).
+ */
+function deadFlagSet(insns: readonly Insn[]): boolean[] {
+  const dead = insns.map(() => false);
+  for (let k = 0; k < insns.length; k++) {
+    for (let j = k + 1; j < insns.length; j++) {
+      const n = insns[j]!;
+      if (killsFlags(n)) {
+        dead[k] = true;
+        break;
+      }
+      if (!flagNeutral(n)) break;
+    }
+  }
+  return dead;
+}
 
 /** Inline condition for Jcc: from the known lazy state when possible, else ZF/CF inline and the rest via cond(). */
 function emitCond(cc: number): string {
@@ -274,7 +317,7 @@ function emitInline(i: Insn, k: number, off: number, next: number, loop: boolean
       // 8/16-bit forms and ADC/SBB go through alu() with the operands loaded inline.
       const body =
         d.size === 4 || d.size === 8
-          ? (emitAlu(kk, d.size, 'x', 'xh', 'y', 'yh', 'z', 'zh') ??
+          ? (dropFlags(emitAlu(kk, d.size, 'x', 'xh', 'y', 'yh', 'z', 'zh')) ??
             `const z = X.alu(c, ${kk}, ${d.size}, x, ${d.size === 8 ? 'xh' : 0}, y, ${d.size === 8 ? 'yh' : 0}), zh = c.hi;`)
           : `const z = X.alu(c, ${kk}, ${d.size}, x, 0, y, 0), zh = 0;`;
       if (!lx || !ly) return undefined;
@@ -283,13 +326,15 @@ function emitInline(i: Insn, k: number, off: number, next: number, loop: boolean
       const probe = writes && d.kind === OK.MEM ? `m.probeW(a, ${d.size});` : '';
       const stc = writes ? emitStore(i, 0, 'z', 'zh') : '';
       if (stc === undefined) return undefined;
-      const smc = writes && d.kind === OK.MEM ? ' if (m.smc) { m.smc = false; c.rip = base + NEXT; return done + K1; }' : '';
+      const smc =
+        writes && d.kind === OK.MEM ? ' if (m.smc) { m.smc = false; c.rip = base + NEXT; return done + K1; }' : '';
       return `${mark}{ ${eaCode} ${probe} ${lx} ${ly} ${body} ${stc}${smc} }`;
     }
     case 'setcc': {
       const stc = emitStore(i, 0, 'v', '0');
       if (!stc) return undefined;
-      const smc = ops[0]!.kind === OK.MEM ? ' if (m.smc) { m.smc = false; c.rip = base + NEXT; return done + K1; }' : '';
+      const smc =
+        ops[0]!.kind === OK.MEM ? ' if (m.smc) { m.smc = false; c.rip = base + NEXT; return done + K1; }' : '';
       return `${mark}{ ${eaCode} const v = ${emitCond(row.cc!)} ? 1 : 0; ${stc}${smc} }`;
     }
     case 'cmov': {
@@ -491,9 +536,11 @@ export function compileBlock(insns: readonly Insn[]): BlockFn {
   const parts: string[] = ['const r = c.r, m = c.m, base = c.rip; let done = 0; c.blkBase = 0;'];
   if (loop) parts.push('for (;;) {');
   knownFlags = 0;
+  const dead = deadFlagSet(insns);
   insns.forEach((i, k) => {
     const off = offs[k]!;
     const next = offs[k + 1]!;
+    deadFlags = dead[k]!;
     const inline = emitInline(i, k, off, next, loop);
     if (inline !== undefined) {
       parts.push(inline.replaceAll('NEXT', String(next)).replaceAll('K1', String(k + 1)));
