@@ -36,10 +36,6 @@ export const F = {
   BRANCH: 16,
   /** Unconditional control transfer: nothing after it in the block. */
   STOP: 32,
-  /** Memory-destination write of the full operand must be probed before the source is read (RMW). */
-  RMW: 64,
-  /** XCHG with memory is implicitly locked. */
-  ILOCK: 128,
   /** An F2/F3 prefix makes the encoding a different (unimplemented) instruction: #UD. */
   NOREP: 256,
 } as const;
@@ -106,7 +102,7 @@ export const SHIFT_NAMES = ['rol', 'ror', 'rcl', 'rcr', 'shl', 'shr', 'sal', 'sa
 
 for (let k = 0; k < 8; k++) {
   const m = ALU_NAMES[k]!;
-  const lock = k === 7 ? 0 : F.LOCK | F.RMW; // CMP writes nothing
+  const lock = k === 7 ? 0 : F.LOCK; // CMP writes nothing
   r1(k * 8 + 0, m, 'Eb,Gb', 'alu', { flags: lock, cc: k });
   r1(k * 8 + 1, m, 'Ev,Gv', 'alu', { flags: lock, cc: k });
   r1(k * 8 + 2, m, 'Gb,Eb', 'alu', { cc: k });
@@ -130,8 +126,8 @@ r1(0x6b, 'imul', 'Gv,Ev,sIb', 'imul3');
 for (let c = 0; c < 16; c++) r1(0x70 + c, `j${CC_NAMES[c]}`, 'Jb', 'jcc', { cc: c, flags: F.F64 | F.BRANCH });
 r1(0x84, 'test', 'Eb,Gb', 'test');
 r1(0x85, 'test', 'Ev,Gv', 'test');
-r1(0x86, 'xchg', 'Eb,Gb', 'xchg', { flags: F.LOCK | F.ILOCK });
-r1(0x87, 'xchg', 'Ev,Gv', 'xchg', { flags: F.LOCK | F.ILOCK });
+r1(0x86, 'xchg', 'Eb,Gb', 'xchg', { flags: F.LOCK });
+r1(0x87, 'xchg', 'Ev,Gv', 'xchg', { flags: F.LOCK });
 r1(0x88, 'mov', 'Eb,Gb', 'mov');
 r1(0x89, 'mov', 'Ev,Gv', 'mov');
 r1(0x8a, 'mov', 'Gb,Eb', 'mov');
@@ -227,14 +223,14 @@ for (let k = 0; k < 8; k++) {
   const ops = k < 2 ? 'Eb,Ib' : 'Eb';
   const opsv = k < 2 ? 'Ev,Iz' : 'Ev';
   const sem = k < 2 ? 'test' : k === 2 ? 'not' : k === 3 ? 'neg' : k === 4 ? 'mul1' : k === 5 ? 'imul1' : 'div';
-  const fl = k === 2 || k === 3 ? F.LOCK | F.RMW : 0;
+  const fl = k === 2 || k === 3 ? F.LOCK : 0;
   r1(0xf6, m, ops, sem, { ext: k, flags: fl, cc: k });
   r1(0xf7, m, opsv, sem, { ext: k, flags: fl, cc: k });
 }
-r1(0xfe, 'inc', 'Eb', 'incdec', { ext: 0, flags: F.LOCK | F.RMW, cc: 0 });
-r1(0xfe, 'dec', 'Eb', 'incdec', { ext: 1, flags: F.LOCK | F.RMW, cc: 1 });
-r1(0xff, 'inc', 'Ev', 'incdec', { ext: 0, flags: F.LOCK | F.RMW, cc: 0 });
-r1(0xff, 'dec', 'Ev', 'incdec', { ext: 1, flags: F.LOCK | F.RMW, cc: 1 });
+r1(0xfe, 'inc', 'Eb', 'incdec', { ext: 0, flags: F.LOCK, cc: 0 });
+r1(0xfe, 'dec', 'Eb', 'incdec', { ext: 1, flags: F.LOCK, cc: 1 });
+r1(0xff, 'inc', 'Ev', 'incdec', { ext: 0, flags: F.LOCK, cc: 0 });
+r1(0xff, 'dec', 'Ev', 'incdec', { ext: 1, flags: F.LOCK, cc: 1 });
 r1(0xff, 'call', 'Ev', 'callInd', { ext: 2, flags: F.F64 | F.BRANCH | F.STOP });
 r1(0xff, 'jmp', 'Ev', 'jmpInd', { ext: 4, flags: F.F64 | F.BRANCH | F.STOP });
 r1(0xff, 'push', 'Ev', 'push', { ext: 6, flags: F.D64 });
