@@ -46,6 +46,17 @@ describe.skipIf(!hasGcc())('sgxsim exec and disasm', () => {
     expect(() => parseU64('12x')).toThrow("--arg '12x' is not an integer");
     expect(() => parseU64(`${1n << 64n}`)).toThrow('does not fit in 64 bits');
     expect(parseU64('-1')).toBe((1n << 64n) - 1n);
+    expect(() => execElf(bytes, 't_gcd', [1n, 2n, 3n, 4n, 5n, 6n, 7n], 10)).toThrow('at most 6 --arg values');
+    const badBudget = spawnSync(BIN, ['exec', build.elf, '--call', 't_gcd', '--budget', 'lots'], { encoding: 'utf8' });
+    expect(badBudget.status).toBe(1);
+    expect(badBudget.stderr.trim()).toBe("sgxsim: --budget 'lots' is not a positive integer");
+  });
+
+  it('reports the spent budget when the function does not return', () => {
+    const r = execElf(bytes, 't_recurse', [15n, 17n], 100);
+    expect(r.returned).toBe(false);
+    expect(r.stop).toBe('instruction budget spent');
+    expect(r.instructions).toBe(100);
   });
 
   it('disassembles a symbol with labels on call targets', () => {

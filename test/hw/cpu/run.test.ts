@@ -579,6 +579,63 @@ for (const jit of [false, true]) {
       });
     });
 
+    describe('documented fault paths of system instructions', () => {
+      const cases: Array<{
+        name: string;
+        code: number[];
+        vector: number;
+        setup?: (m: ReturnType<typeof makeTestMachine>) => void;
+      }> = [
+        {
+          name: 'LDMXCSR with a reserved bit set',
+          code: [0x0f, 0xae, 0x13], // ldmxcsr [rbx]
+          vector: Vector.GP,
+          setup: (m) => m.space.write(DATA, Uint8Array.from([0x80, 0x1f, 0x01, 0])),
+        },
+        {
+          name: 'XRSTOR with XSTATE_BV naming a component outside XCR0',
+          code: [0xb8, 3, 0, 0, 0, 0x31, 0xd2, 0x0f, 0xae, 0x2b],
+          vector: Vector.GP,
+          setup: (m) => m.space.write(DATA + 512, Uint8Array.from([4])),
+        },
+        {
+          name: 'XRSTOR with a non-zero reserved header byte',
+          code: [0xb8, 3, 0, 0, 0, 0x31, 0xd2, 0x0f, 0xae, 0x2b],
+          vector: Vector.GP,
+          setup: (m) => m.space.write(DATA + 512 + 20, Uint8Array.from([1])),
+        },
+        { name: 'XSAVE to a misaligned area', code: [0x0f, 0xae, 0x63, 0x08], vector: Vector.GP },
+        { name: 'XGETBV with ECX ≠ 0', code: [0xb9, 1, 0, 0, 0, 0x0f, 0x01, 0xd0], vector: Vector.GP },
+        { name: 'CLI at CPL 3', code: [0xfa], vector: Vector.GP },
+        { name: 'IN from a port at CPL 3', code: [0xe4, 0x60], vector: Vector.GP },
+        {
+          name: 'RDTSC in enclave mode',
+          code: [0x0f, 0x31],
+          vector: Vector.UD,
+          setup: (m) => m.cpu.setMode(3, { secs: 0, tcs: 0, cssa: 0, elrangeBase: 0, elrangeSize: 0 }),
+        },
+        {
+          name: 'SYSCALL in enclave mode',
+          code: [0x0f, 0x05],
+          vector: Vector.UD,
+          setup: (m) => m.cpu.setMode(3, { secs: 0, tcs: 0, cssa: 0, elrangeBase: 0, elrangeSize: 0 }),
+        },
+        { name: 'ENCLU with a 66 prefix', code: [0x66, 0x0f, 0x01, 0xd7], vector: Vector.UD },
+        { name: 'MOV from segment register 6', code: [0x8c, 0xf0], vector: Vector.UD },
+        { name: 'LEA with a register operand', code: [0x8d, 0xc0], vector: Vector.UD },
+        { name: 'an instruction longer than 15 bytes', code: [...Array(15).fill(0x66), 0x90], vector: Vector.GP },
+      ];
+      for (const c of cases) {
+        it(`faults on ${c.name}`, () => {
+          const m = makeTestMachine(c.code);
+          m.cpu.setRegNum(3, DATA);
+          c.setup?.(m);
+          const r = m.run(10);
+          expect(r.stop.kind === 'fault' && r.stop.fault.vector, c.name).toBe(c.vector);
+        });
+      }
+    });
+
     describe('decode cache', () => {
       it('is shared by physical address', () => {
         const cache = new DecodeCache();
