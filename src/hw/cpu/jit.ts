@@ -167,11 +167,22 @@ function killsFlags(i: Insn): boolean {
   return false;
 }
 
+/** Flag-neutral inlined instructions besides moves: NOT and XMM moves/logic touch no flags and cannot fault. */
+const NEUTRAL_REG = new Set(['not', 'movx', 'movxa', 'plogic', 'padd', 'psub', 'pshiftI', 'movq']);
+
 /** Instructions that neither read nor write flags and cannot fault (register moves and LEA). */
 function flagNeutral(i: Insn): boolean {
   const sem = i.row?.sem;
   if (i.hasMem && sem !== 'lea') return false;
-  return sem === 'mov' || sem === 'lea' || sem === 'nop' || sem === 'movzx' || sem === 'movsx' || sem === 'movsxd';
+  return (
+    sem === 'mov' ||
+    sem === 'lea' ||
+    sem === 'nop' ||
+    sem === 'movzx' ||
+    sem === 'movsx' ||
+    sem === 'movsxd' ||
+    (sem !== undefined && NEUTRAL_REG.has(sem))
+  );
 }
 
 /**
@@ -242,6 +253,8 @@ function flagEffect(i: Insn): number | 'keep' {
     }
     case 'setcc':
     case 'cmov':
+    case 'not':
+    case 'movq':
       return 'keep';
     case 'incdec':
       return i.ops[0]!.size;
@@ -330,6 +343,27 @@ function emitInline(i: Insn, k: number, off: number, next: number, loop: boolean
         writes && d.kind === OK.MEM ? ' if (m.smc) { m.smc = false; c.rip = base + NEXT; return done + K1; }' : '';
       return `${mark}{ ${eaCode} ${probe} ${lx} ${ly} ${body} ${stc}${smc} }`;
     }
+    case 'not': {
+      const d = ops[0]!;
+      if (d.kind !== OK.REG || (d.size !== 4 && d.size !== 8)) return undefined;
+      const R = 2 * d.reg;
+      return `r[${R}] = ~r[${R}]; r[${R + 1}] = ${d.size === 8 ? `~r[${R + 1}]` : '0'};`;
+    }
+    case 'movq': {
+      // MOVQ xmm, xmm/m64 zeroes the upper lane; MOVQ m64, xmm stores the low lane.
+      const d = ops[0]!;
+      const sv = ops[1]!;
+      if (d.kind === OK.XMM) {
+        const D = d.reg * 4;
+        const load =
+          sv.kind === OK.XMM
+            ? `const lo = c.x32[${sv.reg * 4}], hi = c.x32[${sv.reg * 4 + 1}];`
+            : 'const lo = m.rd64(a), hi = m.hi;';
+        return `${mark}{ ${eaCode} ${load} const x = c.x32; x[${D}] = lo; x[${D + 1}] = hi; x[${D + 2}] = 0; x[${D + 3}] = 0; }`;
+      }
+      const S = sv.reg * 4;
+      return `${mark}{ ${eaCode} m.wr64(a, c.x32[${S}], c.x32[${S + 1}]); if (m.smc) { m.smc = false; c.rip = base + NEXT; return done + K1; } }`;
+    }
     case 'setcc': {
       const stc = emitStore(i, 0, 'v', '0');
       if (!stc) return undefined;
@@ -357,7 +391,7 @@ function emitInline(i: Insn, k: number, off: number, next: number, loop: boolean
       const lx = emitLoad(i, 0, 'x', 'xh')!;
       const cf = '((c.lazy ? c.laux : c.flags) & 1)';
       if (d.size === 4) {
-        return `{ ${lx} const cf = ${cf}; const z = (x ${dec ? '-' : '+'} 1) | 0; r[${2 * d.reg}] = z; r[${2 * d.reg + 1}] = 0; c.lres = z; c.lhi = 0; c.lsize = 4; c.laux = cf | ((x ^ ${dec ? 1 : 1} ^ z) & 16) | (${dec ? '((x ^ 1) & (x ^ z))' : '((x ^ z) & (1 ^ z))'} < 0 ? 2048 : 0); c.lazy = 1; }`;
+        return `{ ${lx} const cf = ${cf}; const z = (x ${dec ? '-' : '+'} 1) | 0; r[${2 * d.reg}] = z; r[${2 * d.reg + 1}] = 0; c.lres = z; c.lhi = 0; c.lsize = 4; c.laux = cf | ((x ^ 1 ^ z) & 16) | (${dec ? '((x ^ 1) & (x ^ z))' : '((x ^ z) & (1 ^ z))'} < 0 ? 2048 : 0); c.lazy = 1; }`;
       }
       return `{ ${lx} const cf = ${cf}; const z = X.${dec ? 'sub' : 'add'}(c, 8, x, xh, 1, 0, 0), zh = c.hi; c.laux = (c.laux & -2) | cf; r[${2 * d.reg}] = z; r[${2 * d.reg + 1}] = zh; }`;
     }
@@ -478,10 +512,15 @@ function emitInline(i: Insn, k: number, off: number, next: number, loop: boolean
         if (d.size !== 8 && d.size !== 4) return undefined;
         return `{ const z = X.shift(c, ${kk}, ${d.size}, r[${R}], r[${R + 1}], ${i.imm & 0xff}, false); r[${R}] = z; r[${R + 1}] = ${d.size === 8 ? 'c.hi' : '0'}; }`;
       }
+      // When a later instruction of the block overwrites every flag first, the flag updates are skipped.
       const setCf = (cf: string) =>
-        `if (c.lazy) c.laux = (c.laux & -2) | ${cf}; else c.flags = (c.flags & -2) | ${cf};`;
+        deadFlags ? '' : `if (c.lazy) c.laux = (c.laux & -2) | ${cf}; else c.flags = (c.flags & -2) | ${cf};`;
       const setCfOf = (cf: string, of: string) =>
-        `{ const f = ${cf} | (${of} ? 2048 : 0); if (c.lazy) c.laux = (c.laux & -2050) | f; else c.flags = (c.flags & -2050) | f; }`;
+        deadFlags
+          ? ''
+          : `{ const f = ${cf} | (${of} ? 2048 : 0); if (c.lazy) c.laux = (c.laux & -2050) | f; else c.flags = (c.flags & -2050) | f; }`;
+      const lazy = (res: string, aux: string) =>
+        deadFlags ? '' : `c.lres = ${res}; c.lhi = 0; c.lsize = 4; c.laux = ${aux}; c.lazy = 1;`;
       switch (kk) {
         case 0:
           return `{ const x = r[${R}]; const z = (x << ${n}) | (x >>> ${32 - n}); r[${R}] = z; r[${R + 1}] = 0; ${n === 1 ? setCfOf('(z & 1)', '((x ^ (x << 1)) < 0)') : setCf('(z & 1)')} }`;
@@ -489,11 +528,11 @@ function emitInline(i: Insn, k: number, off: number, next: number, loop: boolean
           return `{ const x = r[${R}]; const z = (x >>> ${n}) | (x << ${32 - n}); r[${R}] = z; r[${R + 1}] = 0; ${n === 1 ? setCfOf('(z >>> 31)', '((x ^ (x << 31)) < 0)') : setCf('(z >>> 31)')} }`;
         case 4:
         case 6:
-          return `{ const x = r[${R}]; const z = x << ${n}; r[${R}] = z; r[${R + 1}] = 0; c.lres = z; c.lhi = 0; c.lsize = 4; c.laux = ((x >>> ${32 - n}) & 1) | ((x ^ (x << 1)) < 0 ? 2048 : 0); c.lazy = 1; }`;
+          return `{ const x = r[${R}]; const z = x << ${n}; r[${R}] = z; r[${R + 1}] = 0; ${lazy('z', `((x >>> ${32 - n}) & 1) | ((x ^ (x << 1)) < 0 ? 2048 : 0)`)} }`;
         case 5:
-          return `{ const x = r[${R}]; const z = (x >>> ${n}) | 0; r[${R}] = z; r[${R + 1}] = 0; c.lres = z; c.lhi = 0; c.lsize = 4; c.laux = ((x >>> ${n - 1}) & 1) | (x < 0 ? 2048 : 0); c.lazy = 1; }`;
+          return `{ const x = r[${R}]; const z = (x >>> ${n}) | 0; r[${R}] = z; r[${R + 1}] = 0; ${lazy('z', `((x >>> ${n - 1}) & 1) | (x < 0 ? 2048 : 0)`)} }`;
         default:
-          return `{ const x = r[${R}]; const z = x >> ${n}; r[${R}] = z; r[${R + 1}] = 0; c.lres = z; c.lhi = 0; c.lsize = 4; c.laux = (x >> ${n - 1}) & 1; c.lazy = 1; }`;
+          return `{ const x = r[${R}]; const z = x >> ${n}; r[${R}] = z; r[${R + 1}] = 0; ${lazy('z', `(x >> ${n - 1}) & 1`)} }`;
       }
     }
     case 'jcc': {

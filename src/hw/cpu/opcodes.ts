@@ -40,11 +40,11 @@ export const F = {
   NOREP: 256,
 } as const;
 
-export type Map = 0 | 0x0f | 0x0f38 | 0x0f3a;
+export type OpMap = 0 | 0x0f | 0x0f38 | 0x0f3a;
 export type Pfx = 'np' | '66' | 'F3' | 'F2';
 
 export interface OpRow {
-  readonly map: Map;
+  readonly map: OpMap;
   readonly op: number;
   readonly mnem: string;
   readonly ops: readonly string[];
@@ -70,7 +70,7 @@ interface RowOpts {
   cc?: number;
 }
 
-function row(map: Map, op: number, mnem: string, ops: string, sem: string, o: RowOpts = {}): void {
+function row(map: OpMap, op: number, mnem: string, ops: string, sem: string, o: RowOpts = {}): void {
   rows.push({
     map,
     op,
