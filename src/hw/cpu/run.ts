@@ -54,6 +54,8 @@ export function createCpu(opts: CpuOptions): Cpu {
 }
 
 const CONDITIONAL = new Set(['jcc', 'loop', 'jrcxz']);
+/** Set once the environment refuses to compile code; results are the same, only slower. */
+let jitUnavailable = false;
 
 const tooLong: (c: Cpu, i: Insn) => void = () => {
   throw gp(0);
@@ -135,9 +137,14 @@ export function run(c: Cpu, budget: number): RunResult {
       const insns = block.insns;
       if (jit && !(c.flags & TF) && budget - n >= insns.length) {
         let fn = block.fn;
-        if (fn === undefined && ++block.hits >= threshold && !abort) {
-          fn = block.fn = compileBlock(insns);
-          block.offs = blockOffsets(insns);
+        if (fn === undefined && ++block.hits >= threshold && !abort && !jitUnavailable) {
+          try {
+            fn = block.fn = compileBlock(insns);
+            block.offs = blockOffsets(insns);
+          } catch {
+            // `new Function` refused (a Content-Security-Policy without 'unsafe-eval'): interpret from now on.
+            jitUnavailable = true;
+          }
         }
         if (fn !== undefined) {
           inBlock = block;
