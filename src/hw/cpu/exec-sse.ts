@@ -15,7 +15,7 @@
  */
 
 import { gp } from '../fault';
-import { AF, CF, type Cpu, ea, getReg, materialize, OF, PF, SF, setReg, TWO32, ZF } from './cpu';
+import { AF, CF, type Cpu, ea, materialize, OF, PF, SF, setReg, TWO32, ZF } from './cpu';
 import type { Insn, Operand } from './decoder';
 import { OK } from './decoder';
 import type { Handler } from './exec-int';
@@ -1054,23 +1054,15 @@ const cvtf2si: Handler = (c, i) => {
   setReg(c, d.reg, d.size, lo, hi);
 };
 
-/** Exact int64 → binary32 with a single rounding (round to nearest even). */
+/** Exact int64 → binary32 with a single rounding (round to nearest even), via the exact magnitude. */
 function i64ToF32(lo: number, hi: number): number {
   const v = hi * TWO32 + (lo >>> 0);
   if (Math.abs(v) < 2 ** 53) return Math.fround(v);
   const b = BigInt.asIntN(64, (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0));
   const neg = b < 0n;
-  let m = neg ? -b : b;
-  let e = 0;
-  while (m >= 1n << 24n) {
-    const dropped = m & 1n;
-    m >>= 1n;
-    e++;
-    if (dropped) m |= 0n; // collect below via sticky
-    void dropped;
-  }
-  // Recompute with proper round-half-even from the exact magnitude.
   const mag = neg ? -b : b;
+  // Keep 24 significant bits: drop `e` low bits with round-half-even on the dropped part.
+  const e = mag.toString(2).length - 24;
   const shift = BigInt(e);
   const q = mag >> shift;
   const rem = mag - (q << shift);
@@ -1363,5 +1355,3 @@ export const SSE_HANDLERS: Record<string, Handler> = {
   fdp,
   insertps,
 };
-
-export { getReg };

@@ -4,8 +4,8 @@
  * FXSAVE/XSAVE state images (SDM Vol. 1 ch. 10.5 and ch. 13).
  */
 
-import { fault, gp, ud, Vector } from '../fault';
-import { ARITH, CF, type Cpu, checkCanon, ea, materialize, StopSignal, setReg, TWO32 } from './cpu';
+import { gp, ud, Vector } from '../fault';
+import { ARITH, CF, type Cpu, ea, materialize, StopSignal, setReg, TWO32 } from './cpu';
 import { PFX } from './decoder';
 import type { Handler } from './exec-int';
 
@@ -423,5 +423,3 @@ export const SYS_HANDLERS: Record<string, Handler> = {
   xsave,
   xrstor,
 };
-
-export { checkCanon, fault };

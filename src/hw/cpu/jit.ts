@@ -106,8 +106,6 @@ function emitStore(i: Insn, oi: number, v: string, vh: string): string | undefin
   return undefined;
 }
 
-const MASKS: Record<number, string> = { 1: '255', 2: '65535' };
-
 /** Removes the lazy-flag stores from an emitted ALU body when its flags are dead. */
 function dropFlags(code: string | undefined): string | undefined {
   if (!code || !deadFlags) return code;
@@ -143,8 +141,6 @@ function emitAlu(
     if (!op) return undefined;
     return `const ${out} = ${x} ${op} ${y}; c.lres = ${out}; c.lhi = 0; c.lsize = 4; c.laux = 0; c.lazy = 1;`;
   }
-  void MASKS;
-  void outh;
   return undefined;
 }
 
@@ -287,7 +283,7 @@ function flagEffect(i: Insn): number | 'keep' {
 }
 
 /** Returns the inline code for instruction `i` (index k), or undefined to fall back to its handler. */
-function emitInline(i: Insn, k: number, off: number, next: number, loop: boolean): string | undefined {
+function emitInline(i: Insn, k: number, next: number, loop: boolean): string | undefined {
   const row = i.row;
   if (!row || i.pfx & (PFX.LOCK | PFX.REP | PFX.REPNE)) return undefined;
   const sem = row.sem;
@@ -296,7 +292,6 @@ function emitInline(i: Insn, k: number, off: number, next: number, loop: boolean
   const eaCode = needEa ? emitEa(i, k, next) : '';
   if (eaCode === undefined) return undefined;
   const mark = needEa ? `c.blk = ${k}; ` : '';
-  void off;
   switch (sem) {
     case 'nop':
       return '';
@@ -580,7 +575,7 @@ export function compileBlock(insns: readonly Insn[]): BlockFn {
     const off = offs[k]!;
     const next = offs[k + 1]!;
     deadFlags = dead[k]!;
-    const inline = emitInline(i, k, off, next, loop);
+    const inline = emitInline(i, k, next, loop);
     if (inline !== undefined) {
       parts.push(inline.replaceAll('NEXT', String(next)).replaceAll('K1', String(k + 1)));
       const eff = flagEffect(i);

@@ -72,7 +72,7 @@ function encodeRow(row: OpRow, rnd: Rng): number[] {
   if (needsModrm) {
     let mod = row.mod === 'reg' ? 3 : row.mod === 'mem' ? r(3) : r(4);
     const reg = row.ext ?? r(8);
-    let rm = r(8);
+    const rm = r(8);
     if (row.rm !== undefined) {
       out.push(row.rm);
       mod = 3;
@@ -86,8 +86,6 @@ function encodeRow(row: OpRow, rnd: Rng): number[] {
       if (mod === 1) out.push(r(256));
       if (mod === 2) out.push(r(256), r(256), r(256), r(256));
     }
-    void rm;
-    rm = 0;
   }
   for (const s of row.ops) {
     const bytes =

@@ -69,15 +69,12 @@ const MAP: Record<number, number[]> = { 15: [0x0f], 3896: [0x0f, 0x38], 3898: [0
 /** A register-form encoding of an SSE row: XMM operands anywhere in 0-15, GPR operands among TEST_REGS. */
 function encode(row: OpRow, rng: Rng): number[] {
   const gprIn = (spec: string | undefined) => spec !== undefined && /^[EGR]/.test(spec);
-  const [o0, o1] = row.ops;
   // Which ModRM field each operand uses.
   const regSpec = row.ops.find((s) => s === 'V' || s[0] === 'G');
   const rmSpec = row.ops.find((s) => s === 'U' || s[0] === 'W' || s[0] === 'E' || s[0] === 'R');
   const pick = (spec: string | undefined) => (gprIn(spec) ? TEST_REGS[rng.below(TEST_REGS.length)]! : rng.below(16));
   const reg = row.ext ?? pick(regSpec);
   const rm = pick(rmSpec);
-  void o0;
-  void o1;
   const w = rng.below(2) ? 8 : 0;
   const rex = w | (reg & 8 ? 4 : 0) | (rm & 8 ? 1 : 0);
   const out = [...PFX[row.pfx ?? 'np']!];
