@@ -66,8 +66,11 @@ function xmmValue(rng: Rng, finite = false): bigint {
 const PFX: Record<string, number[]> = { np: [], '66': [0x66], F3: [0xf3], F2: [0xf2] };
 const MAP: Record<number, number[]> = { 15: [0x0f], 3896: [0x0f, 0x38], 3898: [0x0f, 0x3a] };
 
-/** A register-form encoding of an SSE row: XMM operands anywhere in 0-15, GPR operands among TEST_REGS. */
-function encode(row: OpRow, rng: Rng): number[] {
+/**
+ * An encoding of an SSE row: XMM operands anywhere in 0-15, GPR operands among TEST_REGS. With `mem`, the r/m
+ * operand is [rip+disp32] pointing at a 16-byte-aligned slot of the data area 2048 bytes after the code.
+ */
+function encode(row: OpRow, rng: Rng, mem = false): number[] {
   const gprIn = (spec: string | undefined) => spec !== undefined && /^[EGR]/.test(spec);
   // Which ModRM field each operand uses.
   const regSpec = row.ops.find((s) => s === 'V' || s[0] === 'G');
@@ -78,9 +81,19 @@ function encode(row: OpRow, rng: Rng): number[] {
   const w = rng.below(2) ? 8 : 0;
   const rex = w | (reg & 8 ? 4 : 0) | (rm & 8 ? 1 : 0);
   const out = [...PFX[row.pfx ?? 'np']!];
+  const imm = row.ops.includes('Ib') ? [rng.below(256)] : [];
+  if (mem) {
+    const rexM = rex & ~1;
+    if (rexM) out.push(0x40 | rexM);
+    out.push(...MAP[row.map]!, row.op, ((reg & 7) << 3) | 5);
+    // disp32 is relative to the end of the instruction: target = 2048 + 16 * slot.
+    const len = out.length + 4 + imm.length;
+    const disp = 2048 + 16 * rng.below(8) - len;
+    out.push(disp & 0xff, (disp >> 8) & 0xff, 0, 0, ...imm);
+    return out;
+  }
   if (rex) out.push(0x40 | rex);
-  out.push(...MAP[row.map]!, row.op, 0xc0 | ((reg & 7) << 3) | (rm & 7));
-  if (row.ops.includes('Ib')) out.push(rng.below(256));
+  out.push(...MAP[row.map]!, row.op, 0xc0 | ((reg & 7) << 3) | (rm & 7), ...imm);
   return out;
 }
 
@@ -104,13 +117,21 @@ describe.skipIf(!hasGcc())('SSE instructions match the host CPU', () => {
         regs[0] = BigInt.asUintN(64, BigInt(rng.below(40) - 20));
         regs[2] = BigInt.asUintN(64, BigInt(rng.below(40) - 20));
       }
-      cases.push({
-        row,
-        c: { code: Uint8Array.from(encode(row, rng)), regs, flags: 0x202 | (rng.below(0x1000) & ARITH), xmm },
-      });
+      const flags = 0x202 | (rng.below(0x1000) & ARITH);
+      cases.push({ row, c: { code: Uint8Array.from(encode(row, rng)), regs, flags, xmm } });
+      // The memory form of the same row (a W/E source in r/m), reading from the data area.
+      const memSrc = row.ops.slice(1).some((s) => s[0] === 'W' || s[0] === 'E') && row.mod !== 'reg';
+      if (memSrc && k % 2 === 0) {
+        const data = new Uint8Array(128);
+        for (let j = 0; j < 128; j += 8)
+          new DataView(data.buffer).setBigUint64(j, xmmValue(rng, row.sem === 'fdp'), true);
+        cases.push({ row, c: { code: Uint8Array.from(encode(row, rng, true)), regs, flags, xmm, data } });
+      }
     }
   }
   const native = runNativeRegs(cases.map((x) => x.c));
+  if (process.env.SGXSIM_DEBUG)
+    console.log(`${cases.length} cases, ${cases.filter((x) => x.c.data).length} with memory operands`);
 
   for (const jit of [false, true]) {
     it(`every register form leaves the native XMM, GPR and flag state (${jit ? 'compiled blocks' : 'interpreter'})`, () => {

@@ -40,8 +40,10 @@ __asm__(
 static int nib(char c) { return c <= '9' ? c - '0' : c - 'a' + 10; }
 int main(void) {
   unsigned char *code = mmap(0, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  char hex[512]; u64 s[49];
-  while (scanf("%511s", hex) == 1) {
+  static char hex[512], dhex[8192]; u64 s[49];
+  while (scanf("%511s %8191s", hex, dhex) == 2) {
+    /* data bytes (or "-") go at code + 2048, where RIP-relative operands of the snippet point */
+    if (dhex[0] != '-') for (size_t i = 0; i < strlen(dhex) / 2; i++) code[2048 + i] = (unsigned char)(nib(dhex[2 * i]) << 4 | nib(dhex[2 * i + 1]));
     for (int k = 0; k < 49; k++) if (scanf("%lx", &s[k]) != 1) return 1;
     size_t n = strlen(hex) / 2;
     for (size_t i = 0; i < n; i++) code[i] = (unsigned char)(nib(hex[2 * i]) << 4 | nib(hex[2 * i + 1]));
@@ -61,6 +63,8 @@ export interface RegCase {
   readonly flags: number;
   /** XMM0-15 as 32 u64 halves (low, high); zeros when absent. */
   readonly xmm?: readonly bigint[];
+  /** Bytes placed 2048 bytes after the code (reachable RIP-relative from the snippet). */
+  readonly data?: Uint8Array;
 }
 
 export interface RegResult {
@@ -75,7 +79,7 @@ export function runNativeRegs(cases: readonly RegCase[]): RegResult[] {
   const input = cases
     .map(
       (c) =>
-        `${Buffer.from(c.code).toString('hex')} ${c.regs.map((r) => r.toString(16)).join(' ')} ${c.flags.toString(16)} ${(c.xmm ?? Array(32).fill(0n)).map((r) => r.toString(16)).join(' ')}`,
+        `${Buffer.from(c.code).toString('hex')} ${c.data?.length ? Buffer.from(c.data).toString('hex') : '-'} ${c.regs.map((r) => r.toString(16)).join(' ')} ${c.flags.toString(16)} ${(c.xmm ?? Array(32).fill(0n)).map((r) => r.toString(16)).join(' ')}`,
     )
     .join('\n');
   const out = execFileSync(bin, [], { input: `${input}\n`, maxBuffer: 1 << 26 })
@@ -97,7 +101,8 @@ const STACK = 0x7000_0000;
 /** Runs one case in the interpreter, or (jit) through the block compiler on first use. */
 export function runInterpRegs(c: RegCase, jit = false): RegResult & { stop: string } {
   const space = new FlatAddressSpace();
-  space.map(CODE, 4096, { exec: true });
+  space.map(CODE, 4096, { exec: true, write: true });
+  if (c.data) space.write(CODE + 2048, c.data);
   space.map(STACK - 65536, 65536, { write: true });
   space.write(CODE, Uint8Array.from([...c.code, 0xc3]));
   const cpu = createCpu({ mem: space.mem, pageTable: space, jit, jitThreshold: 0 });
