@@ -17,8 +17,16 @@ import { F } from './opcodes';
 
 export type BlockFn = (c: Cpu, insns: readonly Insn[], x: typeof HELPERS, rem: number) => number;
 
+const PARITY = new Uint8Array(256);
+for (let v = 0; v < 256; v++) {
+  let b = v ^ (v >> 4);
+  b ^= b >> 2;
+  b ^= b >> 1;
+  PARITY[v] = (b & 1) === 0 ? 4 : 0; // the PF bit value
+}
+
 /** Helpers the generated code calls (passed as `X`). */
-export const HELPERS = { ea, cond, add, sub, alu, logic, shift, push };
+export const HELPERS = { ea, cond, add, sub, alu, logic, shift, push, PARITY };
 
 const CANON = 140737488355328;
 
@@ -251,6 +259,7 @@ function flagEffect(i: Insn): number | 'keep' {
     case 'cmov':
     case 'not':
     case 'movq':
+    case 'ret':
       return 'keep';
     case 'incdec':
       return i.ops[0]!.size;
@@ -374,6 +383,25 @@ function emitInline(i: Insn, k: number, next: number, loop: boolean): string | u
       const R = 2 * d.reg;
       // The source is read whatever the condition; a 32-bit CMOVcc zero-extends even when false.
       return `${mark}{ ${eaCode} ${ld} if (${emitCond(row.cc!)}) { r[${R}] = v; r[${R + 1}] = ${d.size === 8 ? 'vh' : '0'}; } ${d.size === 4 ? `else r[${R + 1}] = 0;` : ''} }`;
+    }
+    case 'ret': {
+      const extra = ops.length ? i.imm & 0xffff : 0;
+      // Read the return address, check it, then move RSP (the handler's order); odd cases use the handler.
+      return `c.blk = ${k}; { const sp = r[9] * 4294967296 + (r[8] >>> 0); if (sp < -${CANON} || sp >= ${CANON - 8}) { c.nextRip = base + NEXT; I[${k}].exec(c, I[${k}]); c.rip = c.nextRip; return done + ${k + 1}; } const lo = m.rd64(sp), t = m.hi * 4294967296 + (lo >>> 0); if (t < -${CANON} || t >= ${CANON}) { c.nextRip = base + NEXT; I[${k}].exec(c, I[${k}]); } const n = sp + ${8 + extra}; const nl = n % 4294967296; r[8] = nl | 0; r[9] = ((n - nl) / 4294967296 - (nl < 0 ? 1 : 0)) | 0; c.rip = t; return done + ${k + 1}; }`;
+    }
+    case 'imul2':
+    case 'imul3': {
+      // 32-bit register forms: Math.imul and an exact overflow test; flags as mulFlags() (SF, PF from the low
+      // half, ZF = AF = 0, CF = OF = overflow), written non-lazily.
+      const d = ops[0]!;
+      if (d.size !== 4) return undefined;
+      const lx = emitLoad(i, sem === 'imul2' ? 0 : 1, 'x', 'xh');
+      const ly = emitLoad(i, sem === 'imul2' ? 1 : 2, 'y', 'yh');
+      if (!lx || !ly) return undefined;
+      const fl = deadFlags
+        ? ''
+        : 'c.flags = (c.flags & -2262) | (z * 1 !== x * y ? 2049 : 0) | (z < 0 ? 128 : 0) | X.PARITY[z & 255]; c.lazy = 0;';
+      return `${mark}{ ${eaCode} ${lx} ${ly} const z = Math.imul(x, y); r[${2 * d.reg}] = z; r[${2 * d.reg + 1}] = 0; ${fl} }`;
     }
     case 'call': {
       const t = next + i.imm;
