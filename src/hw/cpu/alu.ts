@@ -135,6 +135,8 @@ export function shift(c: Cpu, k: number, size: number, v: number, vh: number, co
     case 3: {
       // RCL/RCR rotate through CF: modulo 9 for bytes, 17 for words (SDM "tempCOUNT ← (COUNT & 1FH) MOD 9").
       const e = size === 1 ? n % 9 : size === 2 ? n % 17 : n;
+      // A count that is a multiple of 9 (17) rotates nothing and leaves every flag alone (measured on Intel).
+      if (e === 0) return v;
       const cf0 = getCF(c);
       let x = u;
       let carry = cf0;

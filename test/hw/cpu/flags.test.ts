@@ -27,6 +27,21 @@ describe.skipIf(!hasGcc())('flags and registers match the host CPU instruction b
       cases.push({ code: Uint8Array.from(seq.flat()), regs, flags });
     }
   }
+  // Regressions: cases that once differed, kept whatever the seed (each names the rule it pins down).
+  const R = (hex: string, regs: Record<number, bigint>, flags = 0x202): RegCase => ({
+    code: Uint8Array.from(Buffer.from(hex, 'hex')),
+    regs: Array.from({ length: 16 }, (_, k) => regs[k] ?? 0n),
+    flags,
+  });
+  cases.push(
+    R('6641d3d8', { 1: 0x11n, 8: 0xffffn }), // RCR r16 by 17: no rotation, flags untouched
+    R('d2d0', { 1: 0x09n, 0: 0x80n }, 0x203), // RCL r8 by 9
+    R('d3ce', { 1: 0x23n, 6: 0xedc91256392bab56n }), // ROR r32 by CL: OF = MSB ^ LSB of the source
+    R('c0eb1a', { 3: 0xf3n }), // SHR r8 by 26: OF = MSB of the source
+    R('440fbcc2', { 2: 0x7fffffffn }, 0x203), // BSF: CF, AF, SF, OF cleared; PF from the result
+    R('48f7eb', { 0: 1n << 63n, 3: 8n }, 0x246), // IMUL: ZF cleared
+    R('4d0facc310', { 0: 0x8000n, 8: 0x8000n, 3: 0x80n }), // SHRD r64: OF = MSB(dest) ^ LSB(src)
+  );
   const native = runNativeRegs(cases);
 
   for (const jit of [false, true]) {
