@@ -41,6 +41,8 @@ describe.skipIf(!hasGcc())('flags and registers match the host CPU instruction b
     R('440fbcc2', { 2: 0x7fffffffn }, 0x203), // BSF: CF, AF, SF, OF cleared; PF from the result
     R('48f7eb', { 0: 1n << 63n, 3: 8n }, 0x246), // IMUL: ZF cleared
     R('4d0facc310', { 0: 0x8000n, 8: 0x8000n, 3: 0x80n }), // SHRD r64: OF = MSB(dest) ^ LSB(src)
+    R('48f7eb', { 0: 0x80f3123ff6484287n, 3: 0xfffffffffffffff5n }), // signed 64×64→128 high half (a borrow case)
+    R('48f7e3', { 0: 0xffffffffffffffffn, 3: 0xffffffffffffffffn }), // unsigned 64×64→128
   );
   const native = runNativeRegs(cases);
 
