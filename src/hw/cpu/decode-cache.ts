@@ -24,9 +24,11 @@ export interface Block {
   offs: number[] | undefined;
   /** Set when the block's page was invalidated; run() stops following links to it. */
   dead: boolean;
-  /** The block run() found after this one last time, and its physical address (a one-entry link cache). */
+  /** The last two blocks run() found after this one, with their physical addresses (a two-entry link cache). */
   nextPa: number;
   next: Block | undefined;
+  next2Pa: number;
+  next2: Block | undefined;
 }
 
 export class DecodeCache implements CodeCache {

@@ -96,7 +96,18 @@ function buildBlock(c: Cpu, rip: number, slot: number, pa: number, cacheable: bo
     const f = insn.row ? insn.row.flags : F.STOP;
     if (crossPage || f & F.STOP || (f & F.BRANCH && !CONDITIONAL.has(insn.row!.sem)) || off >= PAGE_SIZE) break;
   }
-  const block: Block = { pa, insns, hits: 0, fn: undefined, offs: undefined, dead: false, nextPa: -1, next: undefined };
+  const block: Block = {
+    pa,
+    insns,
+    hits: 0,
+    fn: undefined,
+    offs: undefined,
+    dead: false,
+    nextPa: -1,
+    next: undefined,
+    next2Pa: -1,
+    next2: undefined,
+  };
   if (cacheable && !crossPage) c.cache instanceof DecodeCache && c.cache.put(block);
   return block;
 }
@@ -123,12 +134,17 @@ export function run(c: Cpu, budget: number): RunResult {
       const slot = m.tagX[vpn & 255] === vpn ? vpn & 255 : m.fill(rip, 'x');
       const abort = m.abortX[slot] === 1;
       const pa = m.pfnX[slot]! * PAGE_SIZE + off;
-      // Follow the previous block's link when it still leads to this physical address.
-      let block: Block;
-      if (prev !== undefined && prev.nextPa === pa && !prev.next!.dead && !abort) block = prev.next!;
-      else {
+      // Follow one of the previous block's two links (taken / not taken) when it still leads to this address.
+      let block: Block | undefined;
+      if (prev !== undefined && !abort) {
+        block = prev.nextPa === pa ? prev.next : prev.next2Pa === pa ? prev.next2 : undefined;
+        if (block !== undefined && block.dead) block = undefined;
+      }
+      if (block === undefined) {
         block = (!abort && cache.get(pa)) || buildBlock(c, rip, slot, pa, !abort);
         if (prev !== undefined && !abort) {
+          prev.next2Pa = prev.nextPa;
+          prev.next2 = prev.next;
           prev.nextPa = pa;
           prev.next = block;
         }
