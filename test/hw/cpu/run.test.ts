@@ -76,6 +76,25 @@ for (const jit of [false, true]) {
         });
       }
 
+      it('faults on an instruction fetch that runs into an unmapped page, with RIP at the instruction', () => {
+        // A 10-byte MOV RAX, imm64 whose last bytes would lie on the (unmapped) page after the code.
+        const m = makeTestMachine([]);
+        m.space.write(CODE + 8192 - 4, Uint8Array.from([0x48, 0xb8, 1, 2]));
+        m.cpu.rip = CODE + 8192 - 4;
+        const r = m.run();
+        expect(r.stop.kind === 'fault' && r.stop.fault.vector).toBe(Vector.PF);
+        expect(r.stop.kind === 'fault' && r.stop.fault.addr, 'CR2 is the next page').toBe(CODE + 8192);
+        expect(r.stop.kind === 'fault' && r.stop.fault.errorCode, 'instruction fetch, user, not present').toBe(
+          PfErr.I | PfErr.U,
+        );
+        expect(m.cpu.rip).toBe(CODE + 8192 - 4);
+        // Once the page is mapped, the instruction decodes across the boundary.
+        m.space.map(CODE + 8192, 4096, { exec: true });
+        m.space.write(CODE + 8192, Uint8Array.from([3, 4, 5, 6, 7, 8, 0xf4]));
+        m.run(1);
+        expect(m.cpu.getReg64(0)).toBe(0x0807060504030201n);
+      });
+
       it('leaves RIP at the faulting instruction and RSP unchanged when a push faults', () => {
         const m = makeTestMachine([0x90, 0x50]); // nop; push rax
         m.cpu.setRegNum(4, HOLE + 8);
