@@ -34,3 +34,14 @@ u64 w_memcpy(u8 *buf, u64 n) {
 }
 static void qs(i32 *v, long lo, long hi) { while (lo < hi) { i32 p = v[(lo + hi) / 2]; long i = lo, j = hi; while (i <= j) { while (v[i] < p) i++; while (v[j] > p) j--; if (i <= j) { i32 t = v[i]; v[i] = v[j]; v[j] = t; i++; j--; } } if (j - lo < hi - i) { qs(v, lo, j); lo = i; } else { qs(v, i, hi); hi = j; } } }
 u64 w_sort(u8 *buf, u64 n) { i32 *v = (i32 *)buf; u64 m = n / 4; qs(v, 0, (long)m - 1); return (u64)(u32)v[0] ^ (u64)(u32)v[m - 1] << 32; }
+/* Scalar doubles (SSE2): a Horner polynomial, a division and a comparison per element. */
+u64 w_fp(u8 *buf, u64 n) {
+  double acc = 0, mx = 0; const u32 *v = (const u32 *)buf;
+  for (u64 i = 0; i < n / 4; i++) {
+    double x = (double)(v[i] & 0xffff) / 65536.0;
+    double p = ((((0.25 * x - 0.5) * x + 1.25) * x - 2.0) * x + 3.0);
+    acc += p / (1.0 + x);
+    if (p > mx) mx = p;
+  }
+  return (u64)(acc * 1000.0) ^ (u64)(mx * 1e6);
+}

@@ -1,7 +1,7 @@
 /**
  * Interpreter throughput against native execution of the same machine code, measured in the same run.
  * Workloads (bench/cpu-workloads.c, gcc -O2): SHA-256 over 1 MiB, memcpy-heavy copying, quicksort of 256 Ki
- * ints, CRC32 over 1 MiB. Run with `npx tsx bench/cpu.ts`. Times are CPU time (best of several runs), so a
+ * ints, CRC32 over 1 MiB, and scalar double arithmetic (SSE2) over 256 Ki elements. Run with `npx tsx bench/cpu.ts`. Times are CPU time (best of several runs), so a
  * busy machine disturbs the ratio less than wall time would.
  */
 import { execFileSync } from 'node:child_process';
@@ -18,6 +18,7 @@ const WORKLOADS = [
   { name: 'memcpy-heavy 1 MiB', fn: 'w_memcpy', bytes: 1 << 20 },
   { name: 'sort 256 Ki ints', fn: 'w_sort', bytes: 1 << 20 },
   { name: 'crc32 1 MiB', fn: 'w_crc32', bytes: 1 << 20 },
+  { name: 'doubles 256 Ki', fn: 'w_fp', bytes: 1 << 20 },
 ];
 
 const DRIVER = `

@@ -26,7 +26,21 @@ for (let v = 0; v < 256; v++) {
 }
 
 /** Helpers the generated code calls (passed as `X`). */
-export const HELPERS = { ea, cond, add, sub, alu, logic, shift, push, PARITY };
+const SCRATCH = new ArrayBuffer(8);
+export const HELPERS = {
+  ea,
+  cond,
+  add,
+  sub,
+  alu,
+  logic,
+  shift,
+  push,
+  PARITY,
+  I32: new Int32Array(SCRATCH),
+  F64: new Float64Array(SCRATCH),
+  F32: new Float32Array(SCRATCH),
+};
 
 const CANON = 140737488355328;
 
@@ -235,6 +249,28 @@ function emitCond(cc: number): string {
         return `X.cond(c, ${cc})`;
     }
   }
+  if (knownFlags === -1) {
+    // Flags were just written to c.flags (lazy = 0): test the bits directly.
+    const f = (b: number) => `((c.flags & ${b}) !== 0)`;
+    switch (cc >> 1) {
+      case 0:
+        return `${neg}${f(2048)}`;
+      case 1:
+        return `${neg}${f(1)}`;
+      case 2:
+        return `${neg}${f(64)}`;
+      case 3:
+        return `${neg}${f(65)}`;
+      case 4:
+        return `${neg}${f(128)}`;
+      case 5:
+        return `${neg}${f(4)}`;
+      case 6:
+        return `${neg}(${f(128)} !== ${f(2048)})`;
+      default:
+        return `${neg}(${f(64)} || ${f(128)} !== ${f(2048)})`;
+    }
+  }
   switch (cc >> 1) {
     case 1:
       return `${neg}((c.lazy ? c.laux : c.flags) & 1)`;
@@ -245,7 +281,12 @@ function emitCond(cc: number): string {
   }
 }
 
-/** What an inlined instruction does to the known flag state: a size, 'keep', or 0 (unknown). */
+/** Whether the flags of the instruction being emitted were found dead (it then writes none). */
+function deadFlagsAt(_i: Insn): boolean {
+  return deadFlags;
+}
+
+/** What an inlined instruction does to the known flag state: a lazy size, -1 (in c.flags), 'keep', or 0 (unknown). */
 function flagEffect(i: Insn): number | 'keep' {
   const sem = i.row?.sem;
   switch (sem) {
@@ -260,7 +301,19 @@ function flagEffect(i: Insn): number | 'keep' {
     case 'not':
     case 'movq':
     case 'ret':
+    case 'movsd':
+    case 'fadd':
+    case 'fsub':
+    case 'fmul':
+    case 'fdiv':
+    case 'cvtsi2f':
+    case 'cvtf2si':
       return 'keep';
+    case 'comis':
+      return -1;
+    case 'imul2':
+    case 'imul3':
+      return deadFlagsAt(i) ? 0 : -1;
     case 'incdec':
       return i.ops[0]!.size;
     case 'shift': {
@@ -294,7 +347,8 @@ function flagEffect(i: Insn): number | 'keep' {
 /** Returns the inline code for instruction `i` (index k), or undefined to fall back to its handler. */
 function emitInline(i: Insn, k: number, next: number, loop: boolean): string | undefined {
   const row = i.row;
-  if (!row || i.pfx & (PFX.LOCK | PFX.REP | PFX.REPNE)) return undefined;
+  // LOCKed and REP-prefixed string forms go through their handlers (F2/F3 on other rows are mandatory prefixes).
+  if (!row || i.pfx & PFX.LOCK || (row.flags & F.REP && i.pfx & (PFX.REP | PFX.REPNE))) return undefined;
   const sem = row.sem;
   const ops = i.ops;
   const needEa = i.hasMem;
@@ -367,6 +421,76 @@ function emitInline(i: Insn, k: number, next: number, loop: boolean): string | u
       }
       const S = sv.reg * 4;
       return `${mark}{ ${eaCode} m.wr64(a, c.x32[${S}], c.x32[${S + 1}]); if (m.smc) { m.smc = false; c.rip = base + NEXT; return done + K1; } }`;
+    }
+    case 'fadd':
+    case 'fsub':
+    case 'fmul':
+    case 'fdiv': {
+      // Scalar SSE2/SSE arithmetic: IEEE double (and fround for single) is exact; a NaN result goes through
+      // the handler, which applies the SSE NaN rules (inputs are untouched until the write).
+      const cc = row.cc!;
+      if (!(cc & 0x10)) return undefined;
+      const w = cc & 0xf;
+      const d = ops[0]!;
+      const sv = ops[1]!;
+      const op = sem === 'fadd' ? '+' : sem === 'fsub' ? '-' : sem === 'fmul' ? '*' : '/';
+      const lane = w === 8 ? `c.xf64[${d.reg * 2}]` : `c.xf32[${d.reg * 4}]`;
+      const load =
+        sv.kind === OK.XMM
+          ? `const b = ${w === 8 ? `c.xf64[${sv.reg * 2}]` : `c.xf32[${sv.reg * 4}]`};`
+          : w === 8
+            ? 'X.I32[0] = m.rd64(a); X.I32[1] = m.hi; const b = X.F64[0];'
+            : 'X.I32[0] = m.rd32(a); const b = X.F32[0];';
+      const res = w === 8 ? `${lane} ${op} b` : `Math.fround(${lane} ${op} b)`;
+      return `${mark}{ ${eaCode} ${load} const z = ${res}; if (z === z) ${lane} = z; else { c.nextRip = base + NEXT; I[${k}].exec(c, I[${k}]); } }`;
+    }
+    case 'movsd': {
+      const d = ops[0]!;
+      const sv = ops[1]!;
+      if (d.kind === OK.XMM && sv.kind === OK.XMM) {
+        return `{ const x = c.x32; x[${d.reg * 4}] = x[${sv.reg * 4}]; x[${d.reg * 4 + 1}] = x[${sv.reg * 4 + 1}]; }`;
+      }
+      if (d.kind === OK.XMM) {
+        const D = d.reg * 4;
+        return `${mark}{ ${eaCode} const lo = m.rd64(a), hi = m.hi, x = c.x32; x[${D}] = lo; x[${D + 1}] = hi; x[${D + 2}] = 0; x[${D + 3}] = 0; }`;
+      }
+      const S = sv.reg * 4;
+      return `${mark}{ ${eaCode} m.wr64(a, c.x32[${S}], c.x32[${S + 1}]); if (m.smc) { m.smc = false; c.rip = base + NEXT; return done + K1; } }`;
+    }
+    case 'comis': {
+      // ZF,PF,CF = 111 unordered, 000 greater, 001 less, 100 equal; OF, SF, AF cleared (non-lazy).
+      const w = row.cc! & 0xf;
+      const d = ops[0]!;
+      const sv = ops[1]!;
+      const x = w === 8 ? `c.xf64[${d.reg * 2}]` : `c.xf32[${d.reg * 4}]`;
+      const load =
+        sv.kind === OK.XMM
+          ? `const b = ${w === 8 ? `c.xf64[${sv.reg * 2}]` : `c.xf32[${sv.reg * 4}]`};`
+          : w === 8
+            ? 'X.I32[0] = m.rd64(a); X.I32[1] = m.hi; const b = X.F64[0];'
+            : 'X.I32[0] = m.rd32(a); const b = X.F32[0];';
+      return `${mark}{ ${eaCode} ${load} const x = ${x}; c.flags = (c.flags & -2262) | (x !== x || b !== b ? 69 : x < b ? 1 : x === b ? 64 : 0); c.lazy = 0; }`;
+    }
+    case 'cvtsi2f': {
+      if (row.cc !== 8) return undefined;
+      const ld = emitLoad(i, 1, 'v', 'vh');
+      if (!ld) return undefined;
+      const val = ops[1]!.size === 8 ? 'vh * 4294967296 + (v >>> 0)' : 'v';
+      return `${mark}{ ${eaCode} ${ld} c.xf64[${ops[0]!.reg * 2}] = ${val}; }`;
+    }
+    case 'cvtf2si': {
+      // CVTTSD2SI in range inline; out-of-range and NaN (integer indefinite) through the handler.
+      if (row.cc !== (8 | 0x10)) return undefined;
+      const d = ops[0]!;
+      const sv = ops[1]!;
+      const load =
+        sv.kind === OK.XMM ? `const b = c.xf64[${sv.reg * 2}];` : 'X.I32[0] = m.rd64(a); X.I32[1] = m.hi; const b = X.F64[0];';
+      const lim = d.size === 8 ? '9007199254740992' : '2147483648';
+      const wr =
+        d.size === 8
+          ? `const lo = t % 4294967296; r[${2 * d.reg}] = lo | 0; r[${2 * d.reg + 1}] = ((t - lo) / 4294967296 - (lo < 0 ? 1 : 0)) | 0;`
+          : `r[${2 * d.reg}] = t | 0; r[${2 * d.reg + 1}] = 0;`;
+      return `${mark}{ ${eaCode} ${load} const t = Math.trunc(b); if (t > -${lim} && t < ${lim}) { ${wr} } else { c.nextRip = base + NEXT; I[${k}].exec(c, I[${k}]); } }`;
     }
     case 'setcc': {
       const stc = emitStore(i, 0, 'v', '0');
@@ -607,7 +731,7 @@ export function compileBlock(insns: readonly Insn[]): BlockFn {
     if (inline !== undefined) {
       parts.push(inline.replaceAll('NEXT', String(next)).replaceAll('K1', String(k + 1)));
       const eff = flagEffect(i);
-      if (eff !== 'keep') knownFlags = eff === 4 || eff === 8 ? eff : 0;
+      if (eff !== 'keep') knownFlags = eff === 4 || eff === 8 || eff === -1 ? eff : 0;
       return;
     }
     knownFlags = 0;
