@@ -302,6 +302,8 @@ function flagEffect(i: Insn): number | 'keep' {
     case 'movq':
     case 'ret':
     case 'movsd':
+    case 'fmin':
+    case 'fmax':
     case 'fadd':
     case 'fsub':
     case 'fmul':
@@ -444,6 +446,31 @@ function emitInline(i: Insn, k: number, next: number, loop: boolean): string | u
       const res = w === 8 ? `${lane} ${op} b` : `Math.fround(${lane} ${op} b)`;
       return `${mark}{ ${eaCode} ${load} const z = ${res}; if (z === z) ${lane} = z; else { c.nextRip = base + NEXT; I[${k}].exec(c, I[${k}]); } }`;
     }
+    case 'fmin':
+    case 'fmax': {
+      // MINSD/MAXSD/MINSS/MAXSS: keep the destination only when it is strictly smaller (larger); otherwise the
+      // source's bits, NaNs and signed zeros included (SDM "MINSD").
+      const cc = row.cc!;
+      if (!(cc & 0x10)) return undefined;
+      const w = cc & 0xf;
+      const d = ops[0]!;
+      const sv = ops[1]!;
+      const cmp = sem === 'fmax' ? '>' : '<';
+      const lane = w === 8 ? `c.xf64[${d.reg * 2}]` : `c.xf32[${d.reg * 4}]`;
+      const D = d.reg * 4;
+      if (sv.kind === OK.XMM) {
+        const S = sv.reg * 4;
+        const bv = w === 8 ? `c.xf64[${sv.reg * 2}]` : `c.xf32[${S}]`;
+        const copy = w === 8 ? `x[${D}] = x[${S}]; x[${D + 1}] = x[${S + 1}];` : `x[${D}] = x[${S}];`;
+        return `{ const x = c.x32; if (!(${lane} ${cmp} ${bv})) { ${copy} } }`;
+      }
+      const load =
+        w === 8
+          ? 'X.I32[0] = m.rd64(a); X.I32[1] = m.hi; const b = X.F64[0];'
+          : 'X.I32[0] = m.rd32(a); const b = X.F32[0];';
+      const copy = w === 8 ? `x[${D}] = X.I32[0]; x[${D + 1}] = X.I32[1];` : `x[${D}] = X.I32[0];`;
+      return `${mark}{ ${eaCode} ${load} const x = c.x32; if (!(${lane} ${cmp} b)) { ${copy} } }`;
+    }
     case 'movsd': {
       const d = ops[0]!;
       const sv = ops[1]!;
@@ -484,7 +511,9 @@ function emitInline(i: Insn, k: number, next: number, loop: boolean): string | u
       const d = ops[0]!;
       const sv = ops[1]!;
       const load =
-        sv.kind === OK.XMM ? `const b = c.xf64[${sv.reg * 2}];` : 'X.I32[0] = m.rd64(a); X.I32[1] = m.hi; const b = X.F64[0];';
+        sv.kind === OK.XMM
+          ? `const b = c.xf64[${sv.reg * 2}];`
+          : 'X.I32[0] = m.rd64(a); X.I32[1] = m.hi; const b = X.F64[0];';
       const lim = d.size === 8 ? '9007199254740992' : '2147483648';
       const wr =
         d.size === 8
