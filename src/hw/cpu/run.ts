@@ -138,7 +138,7 @@ export function run(c: Cpu, budget: number): RunResult {
       let block: Block | undefined;
       if (prev !== undefined && !abort) {
         block = prev.nextPa === pa ? prev.next : prev.next2Pa === pa ? prev.next2 : undefined;
-        if (block !== undefined && block.dead) block = undefined;
+        if (block?.dead) block = undefined;
       }
       if (block === undefined) {
         block = (!abort && cache.get(pa)) || buildBlock(c, rip, slot, pa, !abort);
