@@ -375,6 +375,7 @@ function big(lo: number, hi: number): bigint {
  */
 export const quo = new Int32Array(4);
 
+/** Unsigned 128/64 division into `quo`; false on #DE. */
 export function divu(nl: number, nlh: number, nh: number, nhh: number, dl: number, dh: number): boolean {
   if (dl === 0 && dh === 0) return false;
   if (nh === 0 && nhh === 0 && nlh >>> 0 < 0x200000 && dh >>> 0 < 0x200000) {

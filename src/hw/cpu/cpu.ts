@@ -124,6 +124,10 @@ export class StopSignal {
 
 const TWO32 = 4294967296;
 
+/**
+ * One logical processor: architectural state plus its MMU, the shared decode cache and the injected Rng.
+ * Create it with `createCpu()` (run.ts) and drive it with `run()`.
+ */
 export class Cpu {
   /** GPRs as lo/hi int32 pairs: r[2n] low half, r[2n+1] high half. */
   readonly r = new Int32Array(32);
@@ -259,6 +263,7 @@ for (let i = 0; i < 256; i++) {
 
 /** Sign-bit masks per size (size 4 as int32). */
 export const SIGN = [0, 0x80, 0x8000, 0, 0x80000000 | 0, 0, 0, 0, 0];
+/** Value masks per operand size (size 4 as a 32-bit mask). */
 export const MASK = [0, 0xff, 0xffff, 0, 0xffffffff, 0, 0, 0, 0];
 
 function lazyZF(c: Cpu): boolean {
@@ -288,6 +293,7 @@ export function materialize(c: Cpu): void {
   }
 }
 
+/** CF as 0/1, lazily evaluated. The other getters below read ZF, SF, OF and PF the same way. */
 export function getCF(c: Cpu): number {
   return c.lazy ? c.laux & 1 : c.flags & 1;
 }
@@ -449,6 +455,7 @@ export function readMem(c: Cpu, a: number, size: number): number {
   }
 }
 
+/** Writes `size` bytes at `a` (8: low and high halves). */
 export function writeMem(c: Cpu, a: number, size: number, lo: number, hi: number): void {
   const m = c.m;
   switch (size) {

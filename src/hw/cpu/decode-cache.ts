@@ -31,6 +31,7 @@ export interface Block {
   next2: Block | undefined;
 }
 
+/** Decoded blocks by physical address, shared by the CPUs of one machine (see the file comment). */
 export class DecodeCache implements CodeCache {
   private readonly blocks = new Map<number, Block>();
   private readonly byPage = new Map<number, number[]>();

@@ -20,6 +20,7 @@ export const OK = {
   XMM: 4,
   SEG: 5,
 } as const;
+/** One of the `OK` operand kinds. */
 export type OperandKind = (typeof OK)[keyof typeof OK];
 
 /** Prefix bits recorded in `Insn.pfx`. */

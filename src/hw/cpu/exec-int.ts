@@ -55,6 +55,7 @@ import {
 } from './cpu';
 import { type Insn, OK, type Operand, PFX } from './decoder';
 
+/** An instruction handler: reads its operands, may throw a CpuFault or StopSignal, then writes results. */
 export type Handler = (c: Cpu, i: Insn) => void;
 
 /** Reads operand `o` (register, memory at `a`, or immediate), masked to its size. */
@@ -1103,6 +1104,7 @@ const io: Handler = () => {
   throw gp(0);
 };
 
+/** General-purpose integer handlers by opcode-table `sem` name. */
 export const INT_HANDLERS: Record<string, Handler> = {
   mov,
   movMoffs,

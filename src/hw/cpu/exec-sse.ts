@@ -1291,6 +1291,7 @@ const pcmpstr: Handler = (c, i) => {
     (res2 & 1 ? OF : 0);
 };
 
+/** SSE family handlers by opcode-table `sem` name. */
 export const SSE_HANDLERS: Record<string, Handler> = {
   pcmpstr,
   movx: moveFull(false),

@@ -394,6 +394,7 @@ const xrstor: Handler = (c, i) => {
   }
 };
 
+/** System-flavoured handlers by opcode-table `sem` name. */
 export const SYS_HANDLERS: Record<string, Handler> = {
   cpuid,
   rdtsc,

@@ -8,6 +8,7 @@ import { PAGE_SIZE } from '../mem/page';
 import { PhysMem } from '../mem/phys-mem';
 import { type PageTable, PTE_NX, PTE_P, PTE_U, PTE_W, type Pte } from './page-table';
 
+/** Permissions of a flat mapping. */
 export interface MapOptions {
   readonly write?: boolean;
   readonly exec?: boolean;
@@ -18,6 +19,7 @@ export interface MapOptions {
 /** Next free RAM page per PhysMem, so that address spaces sharing a PhysMem never alias each other's pages. */
 const nextFree = new WeakMap<PhysMem, number>();
 
+/** A PageTable that maps virtual pages to fresh RAM pages of its PhysMem (see the file comment). */
 export class FlatAddressSpace implements PageTable {
   readonly mem: PhysMem;
   private readonly ptes = new Map<number, Pte>();

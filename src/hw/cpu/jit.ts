@@ -15,6 +15,7 @@ import { type Cpu, cond, ea, push } from './cpu';
 import { type Insn, OK, PFX, SEG_NONE } from './decoder';
 import { F } from './opcodes';
 
+/** A compiled block: returns the instructions retired; `rem` is the remaining budget. */
 export type BlockFn = (c: Cpu, insns: readonly Insn[], x: typeof HELPERS, rem: number) => number;
 
 const PARITY = new Uint8Array(256);
@@ -27,6 +28,7 @@ for (let v = 0; v < 256; v++) {
 
 /** Helpers the generated code calls (passed as `X`). */
 const SCRATCH = new ArrayBuffer(8);
+/** Helpers and scratch views the generated code reaches as `X`. */
 export const HELPERS = {
   ea,
   cond,

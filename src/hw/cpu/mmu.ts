@@ -78,6 +78,7 @@ const TLB_MASK = TLB_SIZE - 1;
 const ONES = new Uint8Array(PAGE_SIZE).fill(0xff);
 const ONES_DV = new DataView(ONES.buffer);
 
+/** What an MMU is built from. */
 export interface MmuOptions {
   readonly mem: PhysMem;
   readonly pageTable: PageTable;

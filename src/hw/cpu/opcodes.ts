@@ -40,9 +40,12 @@ export const F = {
   NOREP: 256,
 } as const;
 
+/** Opcode map: one-byte, 0F, 0F 38, 0F 3A. */
 export type OpMap = 0 | 0x0f | 0x0f38 | 0x0f3a;
+/** Mandatory prefix of an SSE-style row ('np' = none). */
 export type Pfx = 'np' | '66' | 'F3' | 'F2';
 
+/** One row of the opcode table (see the file comment for the fields' notation). */
 export interface OpRow {
   readonly map: OpMap;
   readonly op: number;
