@@ -44,7 +44,7 @@ export interface RunResult {
 }
 
 /** Longest run of instructions in one block. */
-const MAX_BLOCK = 256;
+const MAX_BLOCK = 128;
 /** Entries before a block is compiled to a JS function (CpuOptions.jitThreshold overrides). */
 const JIT_THRESHOLD = 2;
 
