@@ -10,7 +10,7 @@
  * materialises RFLAGS. The state is plain data: `saveCpu()`/`restoreCpu()` round-trip through JSON.
  */
 
-import { type CpuFault, fault, gp, Vector } from '../fault';
+import { fault, gp, Vector } from '../fault';
 import type { PhysMem } from '../mem/phys-mem';
 import { Rng } from '../rng';
 import type { Insn } from './decoder';
@@ -471,11 +471,6 @@ export function writeMem(c: Cpu, a: number, size: number, lo: number, hi: number
     default:
       m.wr64(a, lo, hi);
   }
-}
-
-/** Raises a fault from a handler; run() catches it and leaves RIP at the instruction. */
-export function raise(f: CpuFault): never {
-  throw f;
 }
 
 // ---- stack ---------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@
  * with their own reason so that the kernel or the SGX layer can act and call run() again.
  */
 
-import { type CpuFault, fault, gp, isFault, PfErr, Vector } from '../fault';
+import { type CpuFault, fault, gp, isFault, Vector } from '../fault';
 import { PAGE_SIZE } from '../mem/page';
 import { Cpu, type CpuOptions, type CpuState, StopSignal, TF, TWO32 } from './cpu';
 import { type Block, DecodeCache } from './decode-cache';
@@ -309,5 +309,3 @@ export function restoreCpu(c: Cpu, s: CpuState): void {
   c.icount = s.icount;
   c.m.flushAll();
 }
-
-export { PfErr };
