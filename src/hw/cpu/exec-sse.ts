@@ -1292,7 +1292,140 @@ const pcmpstr: Handler = (c, i) => {
 };
 
 /** SSE family handlers by opcode-table `sem` name. */
+// ---- AES-NI and PCLMULQDQ (SDM Vol. 2 "AESENC", "PCLMULQDQ"; FIPS 197 for the round functions) --------------
+
+const SBOX = new Uint8Array(256);
+const INV_SBOX = new Uint8Array(256);
+{
+  // The AES S-box from its definition (FIPS 197 §5.1.1): multiplicative inverse in GF(2^8), then the affine map.
+  let p = 1;
+  let q = 1;
+  do {
+    p = p ^ ((p << 1) & 0xff) ^ (p & 0x80 ? 0x1b : 0);
+    q ^= q << 1;
+    q ^= q << 2;
+    q ^= q << 4;
+    q &= 0xff;
+    if (q & 0x80) q ^= 0x09;
+    const x = q ^ ((q << 1) | (q >> 7)) ^ ((q << 2) | (q >> 6)) ^ ((q << 3) | (q >> 5)) ^ ((q << 4) | (q >> 4));
+    SBOX[p] = (x ^ 0x63) & 0xff;
+  } while (p !== 1);
+  SBOX[0] = 0x63;
+  for (let k = 0; k < 256; k++) INV_SBOX[SBOX[k]!] = k;
+}
+
+/** Multiplication in GF(2^8) modulo x^8 + x^4 + x^3 + x + 1. */
+function gmul(a: number, b: number): number {
+  let r = 0;
+  for (let k = 0; k < 8; k++) {
+    if (b & 1) r ^= a;
+    const hi = a & 0x80;
+    a = (a << 1) & 0xff;
+    if (hi) a ^= 0x1b;
+    b >>= 1;
+  }
+  return r;
+}
+
+const ST = new Uint8Array(16);
+
+/** ShiftRows (or its inverse) on the state bytes in ST; byte r + 4c is row r, column c. */
+function shiftRows(inv: boolean): void {
+  const t = Uint8Array.from(ST);
+  for (let r = 0; r < 4; r++)
+    for (let col = 0; col < 4; col++) ST[r + 4 * col] = t[r + 4 * ((inv ? col - r + 4 : col + r) % 4)]!;
+}
+
+function mixColumns(inv: boolean): void {
+  for (let col = 0; col < 4; col++) {
+    const [a0, a1, a2, a3] = [ST[4 * col]!, ST[4 * col + 1]!, ST[4 * col + 2]!, ST[4 * col + 3]!];
+    const m = inv ? [14, 11, 13, 9] : [2, 3, 1, 1];
+    ST[4 * col] = gmul(a0, m[0]!) ^ gmul(a1, m[1]!) ^ gmul(a2, m[2]!) ^ gmul(a3, m[3]!);
+    ST[4 * col + 1] = gmul(a0, m[3]!) ^ gmul(a1, m[0]!) ^ gmul(a2, m[1]!) ^ gmul(a3, m[2]!);
+    ST[4 * col + 2] = gmul(a0, m[2]!) ^ gmul(a1, m[3]!) ^ gmul(a2, m[0]!) ^ gmul(a3, m[1]!);
+    ST[4 * col + 3] = gmul(a0, m[1]!) ^ gmul(a1, m[2]!) ^ gmul(a2, m[3]!) ^ gmul(a3, m[0]!);
+  }
+}
+
+/** AESENC (0), AESENCLAST (1), AESDEC (2), AESDECLAST (3): one round on the destination with the source as key; AESIMC (4). */
+const aes: Handler = (c, i) => {
+  const k = i.row!.cc!;
+  const d = src(c, i);
+  const b8 = d * 4;
+  if (k === 4) {
+    ST.set(S8);
+    mixColumns(true);
+    c.x8.set(ST, b8);
+    return;
+  }
+  ST.set(c.x8.subarray(b8, b8 + 16));
+  const dec = k >= 2;
+  shiftRows(dec);
+  const box = dec ? INV_SBOX : SBOX;
+  for (let j = 0; j < 16; j++) ST[j] = box[ST[j]!]!;
+  if (k === 0 || k === 2) mixColumns(dec);
+  for (let j = 0; j < 16; j++) c.x8[b8 + j] = ST[j]! ^ S8[j]!;
+};
+
+/** AESKEYGENASSIST: SubWord/RotWord of source dwords 1 and 3, XOR the round constant imm8. */
+const aeskeygen: Handler = (c, i) => {
+  const d = src(c, i);
+  const rcon = i.imm & 0xff;
+  const sub = (w: number) =>
+    SBOX[w & 0xff]! | (SBOX[(w >>> 8) & 0xff]! << 8) | (SBOX[(w >>> 16) & 0xff]! << 16) | (SBOX[w >>> 24]! << 24);
+  const rot = (w: number) => (w >>> 8) | (w << 24);
+  const x1 = sub(SU32[1]!);
+  const x3 = sub(SU32[3]!);
+  c.x32[d] = x1;
+  c.x32[d + 1] = rot(x1) ^ rcon;
+  c.x32[d + 2] = x3;
+  c.x32[d + 3] = rot(x3) ^ rcon;
+};
+
+/** PCLMULQDQ: carry-less 64×64 → 128 of the qwords selected by imm8[0] (destination) and imm8[4] (source). */
+const pclmul: Handler = (c, i) => {
+  const d = src(c, i);
+  const imm = i.imm & 0xff;
+  const aj = d + (imm & 1 ? 2 : 0);
+  const al = c.x32[aj]!;
+  const ah = c.x32[aj + 1]!;
+  const bl = S32[imm & 0x10 ? 2 : 0]!;
+  const bh = S32[imm & 0x10 ? 3 : 1]!;
+  let r0 = 0;
+  let r1 = 0;
+  let r2 = 0;
+  let r3 = 0;
+  for (let k = 0; k < 64; k++) {
+    const bit = k < 32 ? (bl >>> k) & 1 : (bh >>> (k - 32)) & 1;
+    if (!bit) continue;
+    // XOR (a << k) into the 128-bit result.
+    if (k === 0) {
+      r0 ^= al;
+      r1 ^= ah;
+    } else if (k < 32) {
+      r0 ^= al << k;
+      r1 ^= (ah << k) | (al >>> (32 - k));
+      r2 ^= ah >>> (32 - k);
+    } else if (k === 32) {
+      r1 ^= al;
+      r2 ^= ah;
+    } else {
+      const s = k - 32;
+      r1 ^= al << s;
+      r2 ^= (ah << s) | (al >>> (32 - s));
+      r3 ^= ah >>> (32 - s);
+    }
+  }
+  c.x32[d] = r0;
+  c.x32[d + 1] = r1;
+  c.x32[d + 2] = r2;
+  c.x32[d + 3] = r3;
+};
+
 export const SSE_HANDLERS: Record<string, Handler> = {
+  aes,
+  aeskeygen,
+  pclmul,
   pcmpstr,
   movx: moveFull(false),
   movxa: moveFull(true),

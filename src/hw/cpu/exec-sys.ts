@@ -39,12 +39,14 @@ export function builtinCpuid(leaf: number, sub: number, apicId: number): [number
     case 1: {
       const ecx =
         (1 << 0) | // SSE3
+        (1 << 1) | // PCLMULQDQ
         (1 << 9) | // SSSE3
         (1 << 13) | // CMPXCHG16B
         (1 << 19) | // SSE4.1
-        (1 << 20) | // SSE4.2 (CRC32, PCMPGTQ; the string compares are #UD — see README)
+        (1 << 20) | // SSE4.2
         (1 << 22) | // MOVBE
         (1 << 23) | // POPCNT
+        (1 << 25) | // AES
         (1 << 26) | // XSAVE
         (1 << 27) | // OSXSAVE
         (1 << 30); // RDRAND

@@ -569,6 +569,12 @@ P38(0x3e, 'pmaxuw', 'pminmax', 0x12);
 P38(0x3f, 'pmaxud', 'pminmax', 0x14);
 P38(0x40, 'pmulld', 'pmul', 8);
 P38(0x41, 'phminposuw', 'phminposuw', 0);
+// AES-NI (enclave crypto libraries use it for AES-GCM and key derivation).
+P38(0xdb, 'aesimc', 'aes', 4);
+P38(0xdc, 'aesenc', 'aes', 0);
+P38(0xdd, 'aesenclast', 'aes', 1);
+P38(0xde, 'aesdec', 'aes', 2);
+P38(0xdf, 'aesdeclast', 'aes', 3);
 // 0F 38 F0/F1: MOVBE without prefix (memory only), CRC32 with F2 (SSE4.2).
 r38(0xf0, 'movbe', 'Gv,Mv', 'movbe', { pfx: 'np', mod: 'mem' });
 r38(0xf1, 'movbe', 'Mv,Gv', 'movbe', { pfx: 'np', mod: 'mem' });
@@ -597,6 +603,8 @@ P3A(0x22, 'pinsrd', 'pinsr', 4, 'V,Ey,Ib');
 P3A(0x40, 'dpps', 'fdp', 4);
 P3A(0x41, 'dppd', 'fdp', 8);
 P3A(0x42, 'mpsadbw', 'mpsadbw', 0);
+P3A(0x44, 'pclmulqdq', 'pclmul', 0);
+P3A(0xdf, 'aeskeygenassist', 'aeskeygen', 0);
 // SSE4.2 string compares: cc bit 0 = index (I) vs mask (M) output, bit 1 = explicit lengths in rAX/rDX.
 P3A(0x60, 'pcmpestrm', 'pcmpstr', 2);
 P3A(0x61, 'pcmpestri', 'pcmpstr', 3);
