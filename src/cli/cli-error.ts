@@ -13,6 +13,8 @@ export type CliProblem =
   | { readonly kind: 'file-exists'; readonly path: string }
   | { readonly kind: 'write-failed'; readonly path: string; readonly reason: string }
   | { readonly kind: 'sigstruct-invalid'; readonly path: string; readonly failed: readonly string[] }
+  /** A bad option value or combination the option parser could not catch on its own. */
+  | { readonly kind: 'usage'; readonly message: string }
   /** An SDK error about the contents of `path`; `code` is the SDK error's code. */
   | { readonly kind: 'bad-input'; readonly path: string; readonly code: string; readonly detail: string };
 
@@ -23,6 +25,7 @@ const CODES = {
   'file-exists': 'FILE_EXISTS',
   'write-failed': 'WRITE_FAILED',
   'sigstruct-invalid': 'SIGSTRUCT_INVALID',
+  usage: 'USAGE',
   'bad-input': 'BAD_INPUT',
 } as const satisfies Record<CliProblem['kind'], string>;
 
@@ -40,6 +43,8 @@ function describe(p: CliProblem): string {
       return `${p.path}: cannot write (${p.reason})`;
     case 'sigstruct-invalid':
       return `${p.path}: SIGSTRUCT does not verify (failed: ${p.failed.join(', ')})`;
+    case 'usage':
+      return p.message;
     case 'bad-input':
       return `${p.path}: ${p.detail}`;
     default: {

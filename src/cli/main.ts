@@ -3,6 +3,8 @@ import { Command, CommanderError } from 'commander';
 import { ElfError, isSdkError } from '../sdk/index';
 import { CliError } from './cli-error';
 import { registerDemo } from './demo';
+import { registerDisasm } from './disasm';
+import { registerExec } from './exec';
 import { type CliIo, processIo } from './io';
 import { registerKeygen } from './keygen';
 import { registerMeasure } from './measure';
@@ -31,6 +33,8 @@ export function buildProgram(io: CliIo = processIo): Command {
   registerSign(program, io);
   registerSigstruct(program, io);
   registerKeygen(program, io);
+  registerExec(program, io);
+  registerDisasm(program, io);
   registerDemo(program, io);
   return program;
 }

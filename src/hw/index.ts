@@ -1,7 +1,6 @@
 // The hardware layer's public surface. Higher layers import from here only.
-
 export * from './cost-model';
-export * from './cpu/page-table';
+export * from './cpu/index';
 export * from './crypto/index';
 export * from './fault';
 export * from './mem/index';

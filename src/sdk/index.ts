@@ -1,6 +1,7 @@
 // The SDK layer's public surface.
 export * from './elf/index';
 export * from './errors/index';
+export * from './exec/flat-elf';
 export * from './layout/index';
 export * from './runtime-abi';
 export * from './sign/index';

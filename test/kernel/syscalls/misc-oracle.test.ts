@@ -118,7 +118,7 @@ async function simulate(): Promise<string> {
     const b = (n: bigint[]) => {
       const u = new Uint8Array(8 * n.length);
       const dv = new DataView(u.buffer);
-      n.forEach((x, i) => dv.setBigUint64(8 * i, BigInt.asUintN(64, x), true));
+      for (const [i, x] of n.entries()) dv.setBigUint64(8 * i, BigInt.asUintN(64, x), true);
       return libc.bytes(u);
     };
     const nul = await libc.open('/dev/null', O_RDWR);

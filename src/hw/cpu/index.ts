@@ -1,0 +1,11 @@
+// The CPU's public surface: state, execution, MMU/TLB hooks, decoder and disassembler.
+export * from './cpu';
+export * from './decode-cache';
+export * from './decoder';
+export * from './flat-address-space';
+export * from './format';
+export * from './mmu';
+export * from './opcodes';
+export * from './page-table';
+export * from './run';
+export * from './sysv-call';
