@@ -1,7 +1,7 @@
 /**
  * Interpreter throughput against native execution of the same machine code, measured in the same run.
  * Workloads (bench/cpu-workloads.c, gcc -O2): SHA-256 over 1 MiB, memcpy-heavy copying, quicksort of 256 Ki
- * ints, CRC32 over 1 MiB, and scalar double arithmetic (SSE2) over 256 Ki elements. Run with `npx tsx bench/cpu.ts`. Times are CPU time (best of several runs), so a
+ * ints, CRC32 over 1 MiB, and scalar double arithmetic (SSE2) over 256 Ki elements. Run with `npm run bench -- interpreter`. Times are CPU time (best of several runs), so a
  * busy machine disturbs the ratio less than wall time would.
  */
 import { execFileSync } from 'node:child_process';
@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { callFunction } from '../src/hw/index';
 import { loadFlatElf } from '../src/sdk/index';
+import type { Bench, BenchRow } from './lib';
 
 const SRC = readFileSync(new URL('./cpu-workloads.c', import.meta.url), 'utf8');
 const WORKLOADS = [
@@ -73,48 +74,44 @@ function fill(b: Uint8Array): void {
   }
 }
 
-const { elf, driver } = build();
-const BUF = 0x1000_0000;
-const rows: string[][] = [];
-let totalInsns = 0;
-let totalTime = 0;
-for (const w of WORKLOADS) {
-  const [nativeSecs, nativeRet] = execFileSync(driver, [w.fn]).toString().trim().split(' ');
-  // Best of three runs, each on a fresh machine (the first also pays for decoding and compiling).
-  let secs = Number.POSITIVE_INFINITY;
-  let executed = 0;
-  for (let rep = 0; rep < 3; rep++) {
-    const prog = loadFlatElf(new Uint8Array(readFileSync(elf)));
-    prog.space.map(BUF, w.bytes, { write: true });
-    const data = new Uint8Array(w.bytes);
-    fill(data);
-    prog.space.write(BUF, data);
-    const t0 = performance.now();
-    const out = callFunction(prog.cpu, prog.symbol(w.fn), {
-      ints: [BigInt(BUF), BigInt(w.bytes)],
-      stackTop: prog.stackTop,
+function runAll(): BenchRow[] {
+  const { elf, driver } = build();
+  const BUF = 0x1000_0000;
+  const rows: BenchRow[] = [];
+  for (const w of WORKLOADS) {
+    const [nativeSecs, nativeRet] = execFileSync(driver, [w.fn]).toString().trim().split(' ');
+    // Best of three runs, each on a fresh machine (the first also pays for decoding and compiling).
+    let secs = Number.POSITIVE_INFINITY;
+    let executed = 0;
+    for (let rep = 0; rep < 3; rep++) {
+      const prog = loadFlatElf(new Uint8Array(readFileSync(elf)));
+      prog.space.map(BUF, w.bytes, { write: true });
+      const data = new Uint8Array(w.bytes);
+      fill(data);
+      prog.space.write(BUF, data);
+      const t0 = performance.now();
+      const out = callFunction(prog.cpu, prog.symbol(w.fn), {
+        ints: [BigInt(BUF), BigInt(w.bytes)],
+        stackTop: prog.stackTop,
+      });
+      secs = Math.min(secs, (performance.now() - t0) / 1000);
+      const ret = prog.cpu.getReg64(0).toString(16);
+      if (out.kind !== 'returned' || ret !== nativeRet)
+        throw new Error(`${w.name}: interpreter result ${ret} (${out.kind}) ≠ native ${nativeRet}`);
+      executed = out.executed;
+    }
+    rows.push({
+      name: w.name,
+      value: secs,
+      unit: 's',
+      reference: { name: 'native gcc -O2, same code', value: Number(nativeSecs) },
+      better: 'lower',
+      goal: '≤ 20×',
+      note: `${(executed / 1e6).toFixed(1)} M guest instructions, ${(executed / secs / 1e6).toFixed(1)} M insn/s`,
     });
-    secs = Math.min(secs, (performance.now() - t0) / 1000);
-    const ret = prog.cpu.getReg64(0).toString(16);
-    if (out.kind !== 'returned' || ret !== nativeRet)
-      throw new Error(`${w.name}: interpreter result ${ret} (${out.kind}) ≠ native ${nativeRet}`);
-    executed = out.executed;
   }
-  const out = { executed };
-  totalInsns += out.executed;
-  totalTime += secs;
-  rows.push([
-    w.name,
-    (out.executed / 1e6).toFixed(1),
-    (secs * 1000).toFixed(0),
-    (out.executed / secs / 1e6).toFixed(1),
-    (Number(nativeSecs) * 1000).toFixed(2),
-    (secs / Number(nativeSecs)).toFixed(0),
-  ]);
+  return rows;
 }
-const head = ['workload', 'guest Minsn', 'interp ms', 'M insn/s', 'native ms', 'slowdown ×'];
-const widths = head.map((h, k) => Math.max(h.length, ...rows.map((r) => r[k]!.length)));
-const line = (r: string[]) => r.map((c, k) => (k === 0 ? c.padEnd(widths[k]!) : c.padStart(widths[k]!))).join('  ');
-console.log(line(head));
-for (const r of rows) console.log(line(r));
-console.log(`overall: ${(totalInsns / totalTime / 1e6).toFixed(1)} M guest instructions/s`);
+
+const bench: Bench = { title: 'x86-64 interpreter against native', run: runAll };
+export default bench;
