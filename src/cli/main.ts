@@ -6,8 +6,10 @@ import { registerDemo } from './demo';
 import { type CliIo, processIo } from './io';
 import { registerKeygen } from './keygen';
 import { registerMeasure } from './measure';
+import { registerPs } from './ps';
 import { registerSign } from './sign';
 import { registerSigstruct } from './sigstruct';
+import { registerStats } from './stats';
 
 export function buildProgram(io: CliIo = processIo): Command {
   const program = new Command('sgxsim')
@@ -32,6 +34,8 @@ export function buildProgram(io: CliIo = processIo): Command {
   registerSigstruct(program, io);
   registerKeygen(program, io);
   registerDemo(program, io);
+  registerPs(program, io);
+  registerStats(program, io);
   return program;
 }
 
