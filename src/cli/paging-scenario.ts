@@ -22,6 +22,9 @@ export interface PagingScenario {
   /** Times each thread touches every heap page. */
   readonly passes: number;
   readonly seed: number | string;
+  /** Called by the workers every `checkEvery` touches (tests check invariants there). */
+  readonly checkEvery?: number;
+  readonly onCheck?: (sys: Sys) => Promise<void>;
 }
 
 export interface PagingReport {
@@ -85,6 +88,7 @@ export async function runPagingScenario(o: PagingScenario): Promise<PagingReport
           for (const i of order) {
             await ws.load(heapBase + i * PAGE_SIZE, 1);
             touches++;
+            if (o.onCheck && touches % (o.checkEvery ?? 64) === 0) await o.onCheck(ws);
           }
         }
         running--;

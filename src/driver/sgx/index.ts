@@ -7,6 +7,7 @@ export { type EpcSection, sgxAllocEpcPage, sgxFreeEpcPage } from './epc-allocato
 export { SgxEpcPage } from './epc-page';
 export { sgxCheckInvariants } from './invariants';
 export { sgxEnclLoadPage } from './load-page';
+export { sgxMarkPageReclaimable, sgxShouldReclaim, sgxUnmarkPageReclaimable } from './lru';
 export { formatSgxPs } from './ps';
 export { sgxReclaimPages } from './reclaim';
 export { Sgx, type SgxCounters } from './sgx';

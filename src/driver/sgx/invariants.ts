@@ -2,7 +2,7 @@
  * Consistency checks over the driver and the hardware state it manages, for tests and debugging. Each returns
  * the violated rules as sentences; an empty list means the state is consistent. They read state only.
  */
-import { PageType } from '../../hw/index';
+import { PAGE_SIZE, PageType } from '../../hw/index';
 import { SGX_ENCL_CREATED, SGX_EPC_PAGE_IS_FREE, SGX_EPC_PAGE_RECLAIMER_TRACKED, SGX_VA_SLOT_COUNT } from './constants';
 import type { SgxEncl } from './encl';
 import { mmgetNotZero } from './encl-mm';
@@ -116,8 +116,21 @@ export function sgxCheckInvariants(sgx: Sgx): string[] {
     }
     let slotsUsed = 0;
     for (const va of encl.vaPages) slotsUsed += va.used;
-    if (slotsUsed < evictedPages.length)
+    if (slotsUsed !== evictedPages.length)
       bad.push(`${tag} has ${evictedPages.length} evicted pages but ${slotsUsed} VA slots in use`);
+    // PTEs: an evicted page is mapped nowhere; a resident one only to its own EPC frame.
+    for (const e of encl.mmList) {
+      if (!mmgetNotZero(e.mm)) continue;
+      for (const p of encl.pageArray.values()) {
+        const pte = e.mm.pageTable.lookup(p.addr / PAGE_SIZE);
+        if (!pte) continue;
+        const vma = e.mm.vmas.lookup(p.addr);
+        if (!vma || vma.privateData !== encl) continue;
+        if (!p.epcPage) bad.push(`${tag} page 0x${p.addr.toString(16)} is evicted but mapped in mm ${e.mm.id}`);
+        else if (pte.pfn !== p.epcPage.pfn)
+          bad.push(`${tag} page 0x${p.addr.toString(16)} maps the wrong frame in mm ${e.mm.id}`);
+      }
+    }
     if (resident !== encl.secsChildCnt)
       bad.push(`${tag} secs_child_cnt is ${encl.secsChildCnt} but ${resident} children are resident`);
     if (encl.vaPages.length * SGX_VA_SLOT_COUNT < encl.pageCnt)

@@ -27,17 +27,20 @@ async function ksgxd(sgx: Sgx, h: KthreadHandle): Promise<void> {
       sgx.stats.ksgxdBatches++;
       batch = sgxReclaimIsolate(sgx);
       sgx.reclaimInFlight = true;
+      sgx.reclaimPhase = 'isolated';
       return 0;
     });
     if (batch) {
       const b = batch;
       await h.call('sgx_reclaimer_block', () => {
         sgxReclaimBlockBatch(sgx, b);
+        sgx.reclaimPhase = 'blocked';
         return 0;
       });
       await h.call('sgx_reclaimer_write', () => {
         sgxReclaimWriteBatch(sgx, b);
         sgx.reclaimInFlight = false;
+        sgx.reclaimPhase = null;
         return 0;
       });
     }

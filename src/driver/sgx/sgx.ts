@@ -35,6 +35,8 @@ export interface SgxCounters {
   directBatches: number;
   /** Pages the aging pass found young and put back at the tail. */
   agedYoung: number;
+  /** Faults answered with VM_FAULT_NOPAGE because the page was being reclaimed or no EPC page was free. */
+  faultBusy: number;
   /** EPC pages leaked by a failed EREMOVE. */
   leaked: number;
   /** ENCLS leaves executed, by name. */
@@ -55,6 +57,8 @@ export class Sgx {
   ksgxdTask: Task | null = null;
   /** A ksgxd batch is between its phases (pages are off the list, held by the reclaimer). */
   reclaimInFlight = false;
+  /** Where that batch is: its pages isolated (and marked BEING_RECLAIMED), or also zapped and EBLOCKed. */
+  reclaimPhase: 'isolated' | 'blocked' | null = null;
   /** sgx_misc_reserved_mask (u32), sgx_attributes_reserved_mask, sgx_xfrm_reserved_mask (driver.c). */
   miscReservedMask = 0n;
   attributesReservedMask = 0n;
@@ -79,6 +83,7 @@ export class Sgx {
     ksgxdBatches: 0,
     directBatches: 0,
     agedYoung: 0,
+    faultBusy: 0,
     leaked: 0,
     encls: {},
   };

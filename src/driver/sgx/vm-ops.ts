@@ -44,7 +44,10 @@ function sgxVmaFault(vmf: VmFault): VmFaultResult {
   const entry = sgxEnclLoadPageInVma(encl, addr, vma.flags);
   if (isErrno(entry)) {
     // EBUSY: the page is being written out, or no EPC page is free until ksgxd frees some; the access retries.
-    if (entry === EBUSY) return VM_FAULT_NOPAGE;
+    if (entry === EBUSY) {
+      encl.sgx.stats.faultBusy++;
+      return VM_FAULT_NOPAGE;
+    }
     encl.sgx.trace('sgx_vma_fault', { encl: encl.id, addr, ret: entry.name });
     return VM_FAULT_SIGBUS;
   }

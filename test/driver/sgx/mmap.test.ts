@@ -8,6 +8,7 @@ import { loadEnclave } from '../../../src/cli/sgx-load';
 import type { SgxEncl } from '../../../src/driver/index';
 import { PAGE_SIZE, PfErr, PTE_A } from '../../../src/hw/index';
 import {
+  AF_UNIX,
   accessRemoteVm,
   doUserAddrFault,
   Libc,
@@ -21,6 +22,7 @@ import {
   PROT_READ,
   PROT_WRITE,
   SIGBUS,
+  SOCK_DGRAM,
   type Sys,
   VM_DONTDUMP,
   VM_DONTEXPAND,
@@ -217,6 +219,20 @@ describe('faults on enclave mappings', () => {
     expect(out).toEqual(['abort page', 'EPC frame mapped', 'young (accessed since)', 'old after fault']);
     // The enclave's bytes are untouched by the dropped store.
     expect(s.sgx.stats.encls.EDBGWR ?? 0).toBe(0);
+  });
+
+  it('a syscall copying from enclave memory (copy_from_user) gets the abort page too', async () => {
+    const out: string[] = [];
+    await withEnclave(async (sys, libc, e) => {
+      const rw = sampleEnclave().layout.segments.find((x) => x.prot === (PROT_READ | PROT_WRITE) && x.kind === 'load')!;
+      const a = e.base + rw.offset;
+      await sys.mmap(a, rw.size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, e.fd, 0);
+      const sv = (await libc.socketpair(AF_UNIX, SOCK_DGRAM)) as [number, number];
+      out.push(`sent ${await sys.write(sv[0], a, 6)}`);
+      const m = await libc.recvmsg(sv[1], 16);
+      out.push(Array.from(m.data, (b) => b.toString(16)).join(' '));
+    });
+    expect(out).toEqual(['sent 6', 'ff ff ff ff ff ff']);
   });
 
   it('ptrace-style access reads a DEBUG enclave through EDBGRD and writes with EDBGWR; production enclaves give nothing', async () => {
