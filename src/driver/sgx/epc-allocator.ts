@@ -13,6 +13,7 @@
 import { PAGE_SIZE } from '../../hw/index';
 import { EBUSY, ENOMEM, ERESTARTSYS, type Errno, type Task } from '../../kernel/index';
 import {
+  eremoveErrorMessage,
   SGX_EPC_PAGE_IS_FREE,
   SGX_EPC_PAGE_RECLAIMER_TRACKED,
   SGX_MAX_EPC_SECTIONS,
@@ -229,9 +230,7 @@ export function sgxEnclFreeEpcPage(sgx: Sgx, page: SgxEpcPage): void {
   if (page.flags & SGX_EPC_PAGE_RECLAIMER_TRACKED) sgx.warnOnce('sgx_encl_free_epc_page: page is reclaimer-tracked');
   const ret = __eremove(sgx, page.pa);
   if (ret) {
-    sgx.warnOnce(
-      `EREMOVE returned ${ret} (0x${ret.toString(16)}) and an EPC page was leaked. SGX may become unusable. Refer to Documentation/x86/sgx.rst for more information.`,
-    );
+    sgx.warnOnce(eremoveErrorMessage(ret), 'sgx_encl_free_epc_page');
     sgx.stats.leaked++;
     page.owner = null;
     return;

@@ -151,10 +151,10 @@ export class Sgx {
     this.trace('printk', { line: `sgx: ${line}` });
   }
 
-  /** WARN_ONCE(): logged the first time a given message occurs. */
-  warnOnce(msg: string): void {
-    if (this.warned.has(msg)) return;
-    this.warned.add(msg);
+  /** WARN_ONCE(): logged the first time its call site (by default, the message) fires. */
+  warnOnce(msg: string, site = msg): void {
+    if (this.warned.has(site)) return;
+    this.warned.add(site);
     this.log(`WARNING: ${msg}`);
   }
 
@@ -163,8 +163,8 @@ export class Sgx {
     this.log(`WARNING: ${msg}`);
   }
 
-  /** ENCLS_WARN(ret, name). */
+  /** ENCLS_WARN(ret, name): a WARN_ONCE per leaf name (each name is one call site in the driver). */
   enclsWarn(ret: number, name: string): void {
-    if (ret) this.warnOnce(`${name} returned ${ret} (0x${ret.toString(16)})`);
+    if (ret) this.warnOnce(`${name} returned ${ret} (0x${ret.toString(16)})`, `ENCLS_WARN ${name}`);
   }
 }

@@ -643,6 +643,17 @@ const provisionRows: Row[] = [
     },
   },
   {
+    rule: 'after /dev/sgx_provision an enclave with PROVISIONKEY initializes',
+    want: 'ok',
+    state: 'built',
+    attributes: AttrFlags.MODE64BIT | AttrFlags.PROVISIONKEY,
+    run: async (c) => {
+      const r = await ioctlProvision(c.sys, c.libc, c.fd, BigInt(await c.libc.open('/dev/sgx_provision', O_RDONLY)));
+      if (r) throw new Error('PROVISION failed');
+      return ioctlInit(c.sys, c.libc, c.fd, sampleEnclave().sigstruct);
+    },
+  },
+  {
     rule: '/dev/sgx_provision after INIT is accepted (and has no effect)',
     want: 'ok',
     state: 'initialized',

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadEnclave } from '../../../src/cli/sgx-load';
 import { type SgxEncl, sgxCheckInvariants, sgxZapEnclavePtes } from '../../../src/driver/index';
-import { PAGE_SIZE } from '../../../src/hw/index';
+import { enclaveEnter, enclaveExit, PAGE_SIZE } from '../../../src/hw/index';
 import {
   AF_UNIX,
   type Kernel,
@@ -222,5 +222,36 @@ describe('enclave lifetime', () => {
       out.push(`after child exit: mm_list ${encl.mmList.length}, refs ${encl.refcount}, released ${encl.released}`);
     });
     expect(out).toEqual(['after child exit: mm_list 1, refs 2, released false']);
+  });
+
+  it('an EREMOVE that fails at release leaks the page with the upstream warning (a CPU is still inside)', async () => {
+    const s = makeSgxSystem();
+    const { layout, sigstruct } = sampleEnclave();
+    let secsPa = 0;
+    s.k.spawn(async (sys) => {
+      const libc = new Libc(sys);
+      const e = await loadEnclave(sys, libc, { layout, sigstruct });
+      secsPa = enclOf(sys, e.fd).secs.epcPage!.pa;
+      // A logical processor stays in enclave mode (a thread that never left) while the process goes away.
+      await sys.kcall('enter', () => {
+        enclaveEnter(s.m, secsPa, 1);
+        return 0;
+      });
+      return 0;
+    });
+    await s.k.run({ maxSteps: 100_000 });
+    const leaked = layout.pages.length + 1;
+    expect(s.sgx.dmesg).toContain(
+      'sgx: WARNING: EREMOVE returned 14 (0xe) and an EPC page was leaked. SGX may become unusable. Refer to Documentation/x86/sgx.rst for more information.',
+    );
+    expect(
+      s.sgx.dmesg.filter((l) => l.includes('EREMOVE returned')),
+      'WARN_ONCE: one line per call site',
+    ).toHaveLength(1);
+    expect(s.sgx.stats.leaked, 'every child (SGX_ENCLAVE_ACT) and the SECS (SGX_CHILD_PRESENT)').toBe(leaked);
+    expect(s.sgx.nrFreePages).toBe(256 - leaked);
+    expect(s.m.epcm.validCount).toBe(leaked);
+    expect(sgxCheckInvariants(s.sgx)).toEqual([]);
+    enclaveExit(s.m, secsPa, 1);
   });
 });
