@@ -33,7 +33,7 @@ async function ksgxd(sgx: Sgx, h: KthreadHandle): Promise<void> {
     if (batch) {
       const b = batch;
       await h.call('sgx_reclaimer_block', () => {
-        sgxReclaimBlockBatch(sgx, b);
+        sgxReclaimBlockBatch(b);
         sgx.reclaimPhase = 'blocked';
         return 0;
       });

@@ -16,7 +16,7 @@ import { SGX_ENCL_INITIALIZED, SGX_EPC_PAGE_RECLAIMER_TRACKED, SGX_NR_LOW_PAGES,
 import type { SgxEnclPage } from './encl';
 import { mmgetNotZero, sgxEnclCpumask, sgxEnclTestAndClearYoung, sgxZapEnclavePtes } from './encl-mm';
 import { sgxEnclGetUnlessZero, sgxEnclPut } from './encl-release';
-import { __eblock, __etrack, __ewb, enclsFailed } from './encls';
+import { __eblock, __etrack, __ewb, type EnclsTraceInfo, enclsFailed } from './encls';
 import { sgxEnclFreeEpcPage, sgxFreeEpcPage } from './epc-allocator';
 import type { SgxEpcPage } from './epc-page';
 import { sgxShouldReclaim } from './lru';
@@ -97,19 +97,24 @@ function sgxReclaimerBlock(page: SgxEpcPage): void {
 }
 
 /** Phase 2: block every page of the batch. */
-export function sgxReclaimBlockBatch(sgx: Sgx, batch: ReclaimBatch): void {
+export function sgxReclaimBlockBatch(batch: ReclaimBatch): void {
   for (const page of batch.chunk) if (page) sgxReclaimerBlock(page);
-  void sgx;
 }
 
 /** __sgx_encl_ewb(): one EWB of `page` into `backing`, its version into the VA slot at `vaSlot`. */
-function __sgxEnclEwb(sgx: Sgx, page: SgxEpcPage, vaSlot: number, backing: SgxBackingRef, what: object): number {
+function __sgxEnclEwb(
+  sgx: Sgx,
+  page: SgxEpcPage,
+  vaSlot: number,
+  backing: SgxBackingRef,
+  what: EnclsTraceInfo,
+): number {
   const pginfo = sgx.scratchPfn * PAGE_SIZE;
   sgx.k.mem.write(
     pginfo,
     encode(PAGEINFO, { linAddr: 0n, secs: 0n, srcPge: BigInt(backing.contents), secinfo: BigInt(backing.pcmd) }),
   );
-  return __ewb(sgx, pginfo, page.pa, vaSlot, what as Record<string, number>);
+  return __ewb(sgx, pginfo, page.pa, vaSlot, what);
 }
 
 /**
@@ -192,7 +197,7 @@ export function sgxReclaimWriteBatch(sgx: Sgx, batch: ReclaimBatch): void {
 export function sgxReclaimPages(sgx: Sgx): void {
   sgx.stats.directBatches++;
   const batch = sgxReclaimIsolate(sgx);
-  sgxReclaimBlockBatch(sgx, batch);
+  sgxReclaimBlockBatch(batch);
   sgxReclaimWriteBatch(sgx, batch);
 }
 
