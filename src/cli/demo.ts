@@ -1,40 +1,23 @@
 /**
- * `sgxsim demo` (what `npm start` runs): builds the sample enclave with gcc (or takes the prebuilt copy), measures
- * and signs it, then builds it on the modelled processor with ENCLS[ECREATE], [EADD], [EEXTEND] and [EINIT] the
- * way the Linux driver sequences them, and prints what happened.
+ * `sgxsim demo` (what `npm start` runs): the sample enclave built through the modelled Linux SGX driver and
+ * shared by three processes, one of its pages evicted and faulted back in each of them, then paging under
+ * pressure. Every step is a host program calling the real syscalls and ioctls of the simulated kernel.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { Command } from 'commander';
-import {
-  AttrFlags,
-  computeMrSigner,
-  DEFAULT_EPC_BASE,
-  describeFault,
-  EnclsLeaf,
-  type EnclsOutcome,
-  encls,
-  encode,
-  MSR_IA32_SGXLEPUBKEYHASH0,
-  PAGE_SIZE,
-  PAGEINFO,
-  PhysMem,
-  Rng,
-  SECINFO,
-  SECS,
-  SgxMachine,
-  sgxStatusName,
-  toHex,
-} from '../hw/index';
+import { formatSgxPs, sgxReclaimPages, sgxStats } from '../driver/index';
+import { computeMrSigner, getField, PAGE_SIZE, SECS, toHex } from '../hw/index';
+import type { Kernel, Mm } from '../kernel/index';
 import { nodeBackend, readSigningKey } from '../node/index';
 import { buildEnclaveLayout, measureEnclave, signSigstruct } from '../sdk/index';
 import type { CliIo } from './io';
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const MiB = 2 ** 20;
+import { runPagingScenario } from './paging-scenario';
+import { ROOT } from './root';
+import { bootSgxSystem } from './sgx-system';
+import { runShareScenario } from './share-scenario';
 
 /** The sample enclave: a fresh gcc build when gcc works, else the committed prebuilt copy. */
 function sampleEnclave(io: CliIo): { bytes: Uint8Array; origin: string } {
@@ -53,124 +36,127 @@ function sampleEnclave(io: CliIo): { bytes: Uint8Array; origin: string } {
   }
 }
 
-/** A trivial bump allocator over a physical range, standing in for the kernel's page allocators. */
-class Bump {
-  constructor(private next: number) {}
-  take(): number {
-    const pa = this.next;
-    this.next += PAGE_SIZE;
-    return pa;
-  }
+/** The mm of process `pid`, if it is alive. */
+function mmOf(k: Kernel, pid: number): Mm | undefined {
+  return k.processes.get(pid)?.threads[0]?.mm ?? undefined;
 }
 
-function check(what: string, o: EnclsOutcome): void {
-  if (o.kind === 'fault') throw new Error(`${what} faulted: ${describeFault(o.fault)}`);
-  if (o.kind === 'status' && o.rax !== 0) throw new Error(`${what} returned ${sgxStatusName(o.rax)}`);
-}
+const hex = (n: number) => `0x${n.toString(16)}`;
 
 export async function demoCommand(io: CliIo): Promise<void> {
   const crypto = nodeBackend;
-  io.stdout('sgxsim demo: one enclave built on the modelled SGX processor\n\n');
+  const say = (s: string) => io.stdout(`${s}\n`);
+  say('sgxsim demo: the sample enclave through the Linux SGX driver, shared by three processes\n');
 
-  io.stdout('1. Build the sample enclave\n');
+  say('1. The enclave');
   const { bytes, origin } = sampleEnclave(io);
   const layout = buildEnclaveLayout(bytes);
-  io.stdout(
-    `  ${origin}: ${layout.pages.length} pages, ${layout.tcs.length} TCS, SECS.SIZE 0x${layout.size.toString(16)}\n`,
-  );
-
-  io.stdout('2. Measure and sign it (the selftests’ recipe)\n');
   const mrenclave = measureEnclave(crypto, layout);
   const key = readSigningKey(join(ROOT, 'enclaves/keys/demo-key.pem'));
   const sigstruct = signSigstruct(crypto, key, { enclaveHash: mrenclave });
   const mrsigner = computeMrSigner(crypto, sigstruct);
-  io.stdout(`  MRENCLAVE ${toHex(mrenclave)}\n  MRSIGNER  ${toHex(mrsigner)}\n`);
-
-  io.stdout('3. Build it with ENCLS on a machine with 64 MiB RAM and 8 MiB EPC\n');
-  const physMem = new PhysMem({ ramBytes: 64 * MiB, epcSections: [{ base: DEFAULT_EPC_BASE, size: 8 * MiB }] });
-  const m = new SgxMachine({ physMem, crypto, rng: new Rng('sgxsim-demo') });
-  const ram = new Bump(16 * MiB);
-  const epc = new Bump(DEFAULT_EPC_BASE);
-  const base = 0x7f00_0000_0000 - layout.size; // aligned: size is a power of two ≤ 2^40
-
-  const secsSrc = ram.take();
-  physMem.write(
-    secsSrc,
-    encode(SECS, {
-      size: BigInt(layout.size),
-      baseAddr: BigInt(base),
-      ssaFrameSize: layout.ssaFrameSize,
-      attributes: AttrFlags.MODE64BIT,
-      xfrm: 3n,
-    }),
+  say(
+    `   ${origin}: ${layout.pages.length} pages in ${layout.segments.length} segments, SECS.SIZE ${hex(layout.size)}`,
   );
-  const pageinfo = ram.take();
-  const secinfo = pageinfo + 64;
-  const secsPa = epc.take();
-  physMem.write(pageinfo, encode(PAGEINFO, { srcPge: BigInt(secsSrc), secinfo: BigInt(secinfo) }));
-  physMem.write(secinfo, new Uint8Array(64));
-  check('ECREATE', encls(m, EnclsLeaf.ECREATE, { rbx: pageinfo, rcx: secsPa }));
-  io.stdout(
-    `  ECREATE  SECS at EPC 0x${secsPa.toString(16)}, ELRANGE 0x${base.toString(16)}+0x${layout.size.toString(16)}\n`,
-  );
+  say(`   MRENCLAVE ${toHex(mrenclave)}\n   MRSIGNER  ${toHex(mrsigner)}`);
 
-  const src = ram.take();
-  let eadds = 0;
-  let eextends = 0;
-  for (const page of layout.pages) {
-    const dst = epc.take();
-    physMem.write(src, page.bytes);
-    physMem.write(secinfo, encode(SECINFO, { flags: page.secinfoFlags }));
-    physMem.write(
-      pageinfo,
-      encode(PAGEINFO, {
-        linAddr: BigInt(base + page.offset),
-        srcPge: BigInt(src),
-        secinfo: BigInt(secinfo),
-        secs: BigInt(secsPa),
-      }),
-    );
-    check(`EADD 0x${page.offset.toString(16)}`, encls(m, EnclsLeaf.EADD, { rbx: pageinfo, rcx: dst }));
-    eadds++;
-    if (page.measure) {
-      for (let c = 0; c < PAGE_SIZE; c += 256) {
-        check('EEXTEND', encls(m, EnclsLeaf.EEXTEND, { rbx: secsPa, rcx: dst + c }));
-        eextends++;
-      }
-    }
-  }
-  io.stdout(`  EADD     ${eadds} pages, EEXTEND ${eextends} chunks of 256 bytes\n`);
+  const system = bootSgxSystem({ crypto, epcPages: 256, seed: 'sgxsim-demo' });
+  const { k, m, sgx } = system;
+  say('\n2. Boot: 64 MiB RAM, 1 MiB EPC (256 pages), 2 CPUs');
+  for (const line of sgx.dmesg) say(`   ${line}`);
+  say(`   /dev/sgx_enclave, /dev/sgx_provision registered; ksgxd is pid ${sgx.ksgxdTask?.tgid}`);
+  const boot = sgx.nrFreePages;
 
-  // Flexible launch control: the kernel points IA32_SGXLEPUBKEYHASH at the signer (driver: sgx_update_lepubkeyhash()).
-  for (let i = 0; i < 4; i++) {
-    const word = new DataView(mrsigner.buffer, mrsigner.byteOffset + 8 * i, 8).getBigUint64(0, true);
-    m.wrmsr(MSR_IA32_SGXLEPUBKEYHASH0 + i, word);
-  }
-  const sigPa = ram.take();
-  const tokenPa = sigPa + 2048; // as the driver does: sigstruct at 0, an all-zero token at 2048 of one page
-  physMem.write(sigPa, sigstruct);
-  physMem.write(tokenPa, new Uint8Array(304));
-  const init = encls(m, EnclsLeaf.EINIT, { rbx: sigPa, rcx: secsPa, rdx: tokenPa });
-  check('EINIT', init);
-  io.stdout('  EINIT    SGX_SUCCESS: the SIGSTRUCT verified and MRENCLAVE matched\n');
+  let usedWhileRunning = 0;
+  const pids = await runShareScenario({
+    system,
+    layout,
+    sigstruct,
+    whileMapped: async (v) => {
+      const encl = v.encl;
+      const names: Record<number, string> = { [v.pids.A]: 'A', [v.pids.B]: 'B', [v.pids.C]: 'C' };
+      const who = (mm: Mm) => {
+        for (const [pid, n] of Object.entries(names)) if (mmOf(k, Number(pid)) === mm) return `${n}=pid ${pid}`;
+        return `mm ${mm.id}`;
+      };
+      const secs = m.epcPage(encl.secs.epcPage!.index);
+      const hwMr = toHex(getField(SECS, secs, 0, 'mrEnclave'));
+      say('\n3. A builds it: open /dev/sgx_enclave, ENCLAVE_CREATE, ADD_PAGES per segment, ENCLAVE_INIT (load.c)');
+      say(
+        `   ELRANGE ${hex(v.enclave.base)}+${hex(v.enclave.size)}; EADD ${sgx.stats.encls.EADD}, EEXTEND ${sgx.stats.encls.EEXTEND}, EINIT ok`,
+      );
+      say(`   SECS.MRENCLAVE ${hwMr === toHex(mrenclave) ? '= the offline measurement' : `MISMATCH ${hwMr}`}`);
+      usedWhileRunning = boot - sgx.nrFreePages;
+      say(
+        `   EPC: ${usedWhileRunning} pages (SECS + ${encl.pageArray.size} enclave pages + ${encl.vaPages.length} VA)`,
+      );
+      say('\n4. A forks B; C (forked earlier) gets the fd over a unix socket (SCM_RIGHTS) and maps ELRANGE itself');
+      say(
+        `   each touches the data page ${hex(v.addr)}: host reads see ${Array.from(v.reads.A.subarray(0, 4), (b) => b.toString(16)).join(' ')} … (the abort page)`,
+      );
+      const ptes = (label: string) => {
+        const parts = Object.entries(names).map(([pid, n]) => {
+          const pte = mmOf(k, Number(pid))?.pageTable.lookup(v.addr / PAGE_SIZE);
+          return `${n} ${pte ? `→ EPC ${hex(pte.pfn * PAGE_SIZE)}` : 'none'}`;
+        });
+        say(`   ${label}: ${parts.join(', ')}`);
+      };
+      ptes('PTEs');
+      say(`   mm_list: ${encl.mmList.map((e) => who(e.mm)).join(', ')}; refcount ${encl.refcount} (file + 3 mms)`);
+      say('\n   sgxsim ps:');
+      for (const line of formatSgxPs(sgx).trimEnd().split('\n')) say(`   | ${line}`);
+      say(
+        '\n5. Evict it: the reclaimer ages the LRU (a young page only loses its Accessed bit), then EBLOCK, ETRACK, EWB',
+      );
+      const page = encl.pageArray.get(v.addr / PAGE_SIZE)!;
+      await v.sys.kcall('reclaim', () => {
+        for (let i = 0; i < 4 && page.epcPage; i++) sgxReclaimPages(sgx);
+        return 0;
+      });
+      say(
+        `   page ${page.epcPage ? 'still resident' : 'written out'}; SECS ${encl.secs.epcPage ? 'resident' : 'written out too (its last child left)'}`,
+      );
+      ptes('PTEs');
+      const reloaded = sgx.stats.reloaded;
+      await v.touchAgain();
+      say(
+        `   touch again in A, B, C: ${sgx.stats.secsReloaded ? 'ELDU of the SECS, then ' : ''}${sgx.stats.reloaded - reloaded} ELDU, each mm faults it back on its own`,
+      );
+      ptes('PTEs');
+    },
+  });
+  const st = sgxStats(sgx);
+  say(`\n6. A, B (pid ${pids.B}) and C (pid ${pids.C}) exit`);
+  say(`   EPC: ${usedWhileRunning} pages used while they ran, ${st.usedPages} after (no leak); enclave released once`);
 
-  const secsNow = physMem.read(secsPa, PAGE_SIZE);
-  const hwMrenclave = toHex(secsNow.subarray(64, 96));
-  const hwMrsigner = toHex(secsNow.subarray(128, 160));
-  io.stdout(
-    `  SECS.MRENCLAVE ${hwMrenclave} ${hwMrenclave === toHex(mrenclave) ? '(= offline measurement)' : '(MISMATCH)'}\n`,
+  say('\n7. Paging under pressure: EPC 64 pages, an enclave with a 256-page heap, 2 processes × 2 threads');
+  const small = bootSgxSystem({ crypto, epcPages: 64, seed: 'sgxsim-demo-paging' });
+  const big = buildEnclaveLayout(bytes, { heapSize: 256 * PAGE_SIZE });
+  const bigSig = signSigstruct(crypto, key, { enclaveHash: measureEnclave(crypto, big) });
+  const r = await runPagingScenario({
+    system: small,
+    layout: big,
+    sigstruct: bigSig,
+    processes: 2,
+    threads: 2,
+    passes: 1,
+    seed: 'sgxsim-demo-paging',
+  });
+  say(`   ${r.touches} touches of ${r.heapPages} heap pages in seeded random orders`);
+  say(
+    `   EWB ${r.during.evicted}, ELDU ${r.during.reloaded}; EWB needed ETRACK ${r.during.ewbEtrack}×; ksgxd batches ${r.during.ksgxdBatches}, direct reclaim ${r.during.directBatches}`,
   );
-  io.stdout(
-    `  SECS.MRSIGNER  ${hwMrsigner} ${hwMrsigner === toHex(mrsigner) ? '(= SHA-256 of the modulus)' : '(MISMATCH)'}\n`,
+  say(
+    `   tags written with EDBGWR and read back with EDBGRD: ${r.verified}/${r.heapPages} intact${r.corrupted ? `, ${r.corrupted} CORRUPTED` : ''}`,
   );
-  const used = m.epcm.validCount;
-  io.stdout(`\n4. EPC use: ${used} of ${(8 * MiB) / PAGE_SIZE} pages valid (1 SECS + ${eadds} enclave pages)\n`);
-  io.stdout(`   RAM pages touched by the model: ${physMem.touchedPages - used}\n`);
+  say(
+    `   EPC after exit: ${r.after.usedPages} of ${r.after.totalPages} used; trace ${small.k.trace.count} events, hash ${small.k.trace.digest().slice(0, 16)}…`,
+  );
 }
 
 export function registerDemo(program: Command, io: CliIo): void {
   program
     .command('demo')
-    .description('build the sample enclave and run it on the model (what `npm start` runs)')
+    .description('build the sample enclave through the SGX driver, share it, page it (what `npm start` runs)')
     .action(() => demoCommand(io));
 }

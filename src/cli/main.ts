@@ -8,8 +8,10 @@ import { registerExec } from './exec';
 import { type CliIo, processIo } from './io';
 import { registerKeygen } from './keygen';
 import { registerMeasure } from './measure';
+import { registerPs } from './ps';
 import { registerSign } from './sign';
 import { registerSigstruct } from './sigstruct';
+import { registerStats } from './stats';
 
 export function buildProgram(io: CliIo = processIo): Command {
   const program = new Command('sgxsim')
@@ -36,6 +38,8 @@ export function buildProgram(io: CliIo = processIo): Command {
   registerExec(program, io);
   registerDisasm(program, io);
   registerDemo(program, io);
+  registerPs(program, io);
+  registerStats(program, io);
   return program;
 }
 

@@ -15,6 +15,7 @@ export {
   type TlbFlushEvent,
 } from './kernel';
 export { Libc, type Received } from './libc/libc';
+export { accessRemoteVm } from './mm/access-vm';
 export { accessError, doUserAddrFault, handleMmFault } from './mm/fault';
 export { mmGetUnmappedArea } from './mm/get-unmapped-area';
 export { getUserPages, type PinnedPages } from './mm/gup';

@@ -122,6 +122,7 @@ export class Kernel {
   private nextMmId = 1;
   private readonly tlbListeners: Array<(e: TlbFlushEvent) => void> = [];
   private readonly switchListeners: Array<(cpu: number, prev: Mm | null, next: Mm | null) => void> = [];
+  private readonly ipiListeners: Array<(cpu: number) => void> = [];
   private hostError: unknown;
   private readonly kthreadsStopping = new Set<Task>();
   readonly nullInode: Inode;
@@ -379,12 +380,27 @@ export class Kernel {
     });
     for (const l of this.tlbListeners) l({ mm, start, end, cpus });
     const remote = cpus.filter((c) => c !== cur?.id);
-    if (remote.length > 0) this.sched.sendIpi(remote, cur?.current);
+    if (remote.length > 0) this.sendIpi(remote);
   }
 
-  /** Sends an IPI to CPUs (e.g. the SGX driver kicking threads out of an enclave after ETRACK). */
+  /**
+   * Sends an IPI to CPUs (a TLB shootdown, or the SGX driver kicking threads out of an enclave after ETRACK with
+   * on_each_cpu_mask(..., wait = 1)). The `onIpi` listeners run for every target CPU before this returns: that is
+   * the interrupt being taken there (on a CPU in enclave mode, an AEX), which a waiting sender relies on. Guest
+   * runners also see the interrupt at their next quantum (`GuestRunner.interrupt`).
+   */
   sendIpi(cpus: Iterable<number>): void {
-    this.sched.sendIpi(cpus, this.sched.currentCpu?.current);
+    const targets = [...new Set(cpus)].filter((c) => c >= 0 && c < this.sched.cpus.length).sort((a, b) => a - b);
+    this.sched.sendIpi(targets, this.sched.currentCpu?.current);
+    for (const cpu of targets) for (const l of this.ipiListeners) l(cpu);
+  }
+
+  /**
+   * Subscribes to IPI arrival on each target CPU (the interrupt entry's architectural side effects). The ENCLU
+   * layer connects this to an AEX of a CPU in enclave mode, which is what lets EWB's IPI step finish tracking.
+   */
+  onIpi(listener: (cpu: number) => void): void {
+    this.ipiListeners.push(listener);
   }
 
   // ---- trace helpers -------------------------------------------------------------------------------

@@ -48,8 +48,11 @@ export interface FileOperations {
   read?(file: OpenFile, t: Task, buf: number, count: number): FileOpResult;
   /** ->write: copy `count` bytes from user address `buf`. */
   write?(file: OpenFile, t: Task, buf: number, count: number): FileOpResult;
-  /** ->unlocked_ioctl: `arg` is the raw argument, usually a user pointer. ENOIOCTLCMD becomes ENOTTY. */
-  ioctl?(file: OpenFile, cmd: number, arg: number, t: Task): FileOpResult;
+  /**
+   * ->unlocked_ioctl: `arg` is the raw argument, usually a user pointer. ENOIOCTLCMD becomes ENOTTY. A handler that
+   * returns a Block is run again when woken, with the same `state` object (what it keeps across the sleep).
+   */
+  ioctl?(file: OpenFile, cmd: number, arg: number, t: Task, state?: Record<string, unknown>): FileOpResult;
   /** ->mmap: set up `vma` (flags, ops, private data). Return 0 or an Errno. */
   mmap?(file: OpenFile, vma: Vma, t: Task): 0 | Errno;
   /** ->get_unmapped_area: pick (or veto) the address for a new mapping. */

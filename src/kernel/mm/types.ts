@@ -60,6 +60,12 @@ export interface VmOperations {
   may_split?(vma: Vma, addr: number): 0 | Errno;
   /** The VMA was moved by mremap (vm_ops->mremap). Return 0 or an Errno. */
   mremap?(vma: Vma): 0 | Errno;
+  /**
+   * Access `buf.length` bytes at `addr` for another task (ptrace, /proc/<pid>/mem) where get_user_pages cannot reach
+   * the memory (VM_IO/VM_PFNMAP). A read fills `buf`; a write takes its bytes. Return the bytes done or an Errno
+   * (vm_ops->access).
+   */
+  access?(vma: Vma, addr: number, buf: Uint8Array, write: boolean): number | Errno;
   /** A name for /proc/<pid>/maps when the VMA has no file (vm_ops->name). */
   name?(vma: Vma): string | undefined;
 }

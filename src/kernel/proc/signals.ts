@@ -105,7 +105,7 @@ export class Signals {
     t.sigpendingFlag = true;
     if (t.state === 'blocked' && (!t.blockedOn?.block.uninterruptible || fatal)) this.k.sched.wakeTask(t, 'signal');
     else if (t.state === 'stopped' && fatal) this.k.sched.resumeStopped(t);
-    else if (t.guest && t.cpu !== undefined) this.k.sched.sendIpi([t.cpu]);
+    else if (t.guest && t.cpu !== undefined) this.k.sendIpi([t.cpu]);
   }
 
   /** sig_fatal(): the default action kills and nobody handles it. */

@@ -21,7 +21,9 @@ const enc = new TextEncoder();
 
 export class Trace {
   private readonly hash: Sha256Hash;
+  /** The kept events as a ring: once `limit` is reached, `start` is the oldest (a shift() would be O(limit)). */
   private readonly buf: TraceEvent[] = [];
+  private start = 0;
   private seq = 0;
 
   constructor(
@@ -36,8 +38,11 @@ export class Trace {
   emit(e: Omit<TraceEvent, 'seq'>): void {
     const ev: TraceEvent = { seq: this.seq++, ...e };
     this.hash.update(enc.encode(`${JSON.stringify(ev)}\n`));
-    if (this.buf.length >= this.limit) this.buf.shift();
-    this.buf.push(ev);
+    if (this.buf.length < this.limit) this.buf.push(ev);
+    else {
+      this.buf[this.start] = ev;
+      this.start = (this.start + 1) % this.limit;
+    }
   }
 
   get count(): number {
@@ -46,7 +51,7 @@ export class Trace {
 
   /** The kept events (the most recent `limit`). */
   get events(): readonly TraceEvent[] {
-    return this.buf;
+    return this.start === 0 ? this.buf : [...this.buf.slice(this.start), ...this.buf.slice(0, this.start)];
   }
 
   /** Hex SHA-256 of every event so far, one JSON line each. */
@@ -56,7 +61,7 @@ export class Trace {
 
   /** Plain-data state: the kept events and the total count (complete when nothing was dropped). */
   save(): { readonly count: number; readonly events: readonly TraceEvent[] } {
-    return { count: this.seq, events: [...this.buf] };
+    return { count: this.seq, events: [...this.events] };
   }
 
   /**
@@ -80,6 +85,6 @@ export class Trace {
 
   /** The kept events as JSON lines. */
   toJsonLines(): string {
-    return this.buf.map((e) => `${JSON.stringify(e)}\n`).join('');
+    return this.events.map((e) => `${JSON.stringify(e)}\n`).join('');
   }
 }

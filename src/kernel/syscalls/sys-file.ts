@@ -207,7 +207,7 @@ export function sysFcntl(t: Task, a: SyscallArgs): SyscallResult {
  * ioctl(2): the generic commands (FIOCLEX, FIONCLEX, FIONBIO) then the file's ->unlocked_ioctl.
  * @returns the driver's result, or EBADF, EFAULT, ENOTTY (no ->ioctl, or ENOIOCTLCMD from it).
  */
-export function sysIoctl(t: Task, a: SyscallArgs): SyscallResult {
+export function sysIoctl(t: Task, a: SyscallArgs, ctx?: SyscallCtx): SyscallResult {
   const fd = argInt(a, 0);
   const cmd = argUint(a, 1);
   const arg = argU64(a, 2);
@@ -230,6 +230,6 @@ export function sysIoctl(t: Task, a: SyscallArgs): SyscallResult {
     }
   }
   if (!file.fops.ioctl) return ENOTTY;
-  const r = file.fops.ioctl(file, cmd, arg, t);
+  const r = file.fops.ioctl(file, cmd, arg, t, ctx?.state);
   return r === ENOIOCTLCMD ? ENOTTY : r;
 }
