@@ -138,6 +138,14 @@ export interface LoadOptions {
   readonly sigstruct?: Partial<SigstructFields>;
   /** Rewrites a page's bytes before EADD (measured as rewritten): e.g. TCS flags for the AEX-Notify tests. */
   readonly patch?: (offset: number, bytes: Uint8Array) => Uint8Array;
+  /** SECS.SSAFRAMESIZE in pages (default 1). */
+  readonly ssaFrameSize?: number;
+  /** SECS.XFRM (default x87 | SSE). */
+  readonly xfrm?: bigint;
+  /** BASEADDR (default: the platform's next 1 MiB slot high in the lower half). */
+  readonly base?: number;
+  /** Stop before EINIT (default false). */
+  readonly uninitialized?: boolean;
 }
 
 function check(what: string, o: EnclsOutcome): void {
@@ -148,11 +156,11 @@ function check(what: string, o: EnclsOutcome): void {
 /** ECREATE, EADD + EEXTEND per the layout, EINIT; then maps ELRANGE with the segments' protections. */
 export function loadEnclave(p: Platform, elf: Uint8Array, opts: LoadOptions = {}): Enclave {
   const { m } = p;
-  const layout = buildEnclaveLayout(elf, { heapSize: opts.heapSize ?? 4096 });
+  const layout = buildEnclaveLayout(elf, { heapSize: opts.heapSize ?? 4096, ssaFrameSize: opts.ssaFrameSize ?? 1 });
   const attributes = opts.attributes ?? AttrFlags.MODE64BIT;
   const miscSelect = opts.miscSelect ?? 1;
-  const base = p.nextBase;
-  p.nextBase += Math.max(layout.size, MiB);
+  const base = opts.base ?? p.nextBase;
+  if (opts.base === undefined) p.nextBase += Math.max(layout.size, MiB);
   const pages = layout.pages.map((pg) => ({ ...pg, bytes: opts.patch ? opts.patch(pg.offset, pg.bytes) : pg.bytes }));
   const mrEnclave = measureEnclave(m.crypto, { ...layout, pages });
   const sigstruct = signSigstruct(m.crypto, SIGNING_KEY, { ...opts.sigstruct, enclaveHash: mrEnclave });
@@ -169,7 +177,7 @@ export function loadEnclave(p: Platform, elf: Uint8Array, opts: LoadOptions = {}
       ssaFrameSize: layout.ssaFrameSize,
       miscSelect,
       attributes,
-      xfrm: 3n,
+      xfrm: opts.xfrm ?? 3n,
     }),
   );
   m.physMem.write(pageinfo, encode(PAGEINFO, { srcPge: BigInt(src), secinfo: BigInt(secinfo) }));
@@ -196,34 +204,38 @@ export function loadEnclave(p: Platform, elf: Uint8Array, opts: LoadOptions = {}
         check('EEXTEND', encls(m, EnclsLeaf.EEXTEND, { rbx: secsPa, rcx: dst + c }));
     pageAt.set(page.offset, dst);
   }
+  if (opts.uninitialized) return finish();
   const dv = new DataView(mrSigner.buffer, mrSigner.byteOffset, 32);
   for (let i = 0; i < 4; i++) m.wrmsr(MSR_IA32_SGXLEPUBKEYHASH0 + i, dv.getBigUint64(8 * i, true));
   const sig = p.scratch.take();
   m.physMem.write(sig, sigstruct);
   m.physMem.write(sig + 2048, new Uint8Array(304));
   check('EINIT', encls(m, EnclsLeaf.EINIT, { rbx: sig, rcx: secsPa, rdx: sig + 2048 }));
+  return finish();
 
-  // Map ELRANGE as the selftests do: each segment with its protection (the TCS segment RW).
-  for (const seg of layout.segments) {
-    for (let off = seg.offset; off < seg.offset + seg.size; off += PAGE_SIZE) {
-      const pa = pageAt.get(off)!;
-      const flags = PTE_P | PTE_U | (seg.prot & Prot.WRITE ? PTE_W : 0) | (seg.prot & Prot.EXEC ? 0 : PTE_NX);
-      p.space.mapPfn(base + off, pa / PAGE_SIZE, flags);
+  function finish(): Enclave {
+    // Map ELRANGE as the selftests do: each segment with its protection (the TCS segment RW).
+    for (const seg of layout.segments) {
+      for (let off = seg.offset; off < seg.offset + seg.size; off += PAGE_SIZE) {
+        const pa = pageAt.get(off)!;
+        const flags = PTE_P | PTE_U | (seg.prot & Prot.WRITE ? PTE_W : 0) | (seg.prot & Prot.EXEC ? 0 : PTE_NX);
+        p.space.mapPfn(base + off, pa / PAGE_SIZE, flags);
+      }
     }
+    return {
+      base,
+      size: layout.size,
+      secsPa,
+      secsIndex: m.epc.indexOf(secsPa)!,
+      tcs: layout.tcs.map((t) => base + t.offset),
+      pageAt,
+      layout,
+      mrEnclave,
+      mrSigner,
+      attributes: opts.uninitialized ? attributes : attributes | AttrFlags.INIT,
+      miscSelect,
+    };
   }
-  return {
-    base,
-    size: layout.size,
-    secsPa,
-    secsIndex: m.epc.indexOf(secsPa)!,
-    tcs: layout.tcs.map((t) => base + t.offset),
-    pageAt,
-    layout,
-    mrEnclave,
-    mrSigner,
-    attributes: attributes | AttrFlags.INIT,
-    miscSelect,
-  };
 }
 
 /** A TCS page image with some fields replaced (for patching before EADD). */
