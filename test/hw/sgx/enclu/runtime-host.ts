@@ -22,8 +22,8 @@ export interface EcallOptions {
   readonly afterException?: (fault: CpuFault) => void;
   /** Budget of each run before the host gets control (default: until something happens). */
   readonly step?: number;
-  /** Called whenever the processor stops on its budget. */
-  readonly onBudget?: () => void;
+  /** Called whenever the processor stops on its budget; 'stop' ends the drive there (status −1). */
+  readonly onBudget?: () => unknown;
 }
 
 export interface EcallResult {
@@ -50,6 +50,12 @@ export function ecallIndex(elf: Uint8Array): (name: string) => number {
   };
 }
 
+/** Untrusted memory as the host sees it (a FlatAddressSpace, or a view of a restored machine). */
+export interface HostMemory {
+  read(va: number, len: number): Uint8Array;
+  write(va: number, bytes: Uint8Array): void;
+}
+
 /** Runs one ecall on `lp` through TCS number `tcsIndex` of `e`. */
 export function ecall(
   p: Platform,
@@ -61,10 +67,22 @@ export function ecall(
   outLen: number,
   opts: EcallOptions = {},
 ): EcallResult {
-  const tcs = e.tcs[tcsIndex]!;
-  p.space.write(IN_VA, input);
-  p.space.write(OUT_VA, new Uint8Array(outLen));
-  p.space.write(
+  beginEcall(p.space, lp, e.tcs[tcsIndex]!, index, input, outLen);
+  return driveEcall(p.space, lp, e.tcs[tcsIndex]!, outLen, opts);
+}
+
+/** Writes the ecall's input and call block and sets up EENTER(ECALL) at the stub. */
+export function beginEcall(
+  mem: HostMemory,
+  lp: LogicalProcessor,
+  tcs: number,
+  index: number,
+  input: Uint8Array,
+  outLen: number,
+): void {
+  mem.write(IN_VA, input);
+  mem.write(OUT_VA, new Uint8Array(outLen));
+  mem.write(
     CALL_BLOCK_VA,
     encode(CALL_BLOCK, {
       in: BigInt(IN_VA),
@@ -75,15 +93,37 @@ export function ecall(
       scratchLen: BigInt(SCRATCH_LEN),
     }),
   );
+  atStub(lp, EncluLeaf.EENTER, tcs, {
+    [R.RDI]: BigInt(EnclCommand.ECALL),
+    [R.RSI]: BigInt(index),
+    [R.RDX]: BigInt(CALL_BLOCK_VA),
+  });
+}
+
+/**
+ * Runs `lp` from wherever it is until the ecall ends, playing the host: ocalls, EXCEPTION entries after an AEX,
+ * ERESUME after the exception exits, timer interrupts at the given instruction counts.
+ */
+export function driveEcall(
+  mem: HostMemory,
+  lp: LogicalProcessor,
+  tcs: number,
+  outLen: number,
+  opts: EcallOptions = {},
+): EcallResult {
   const exceptions: CpuFault[] = [];
   const exits: number[] = [];
   const interrupts = [...(opts.interruptAt ?? [])].sort((a, b) => a - b);
   let executed = 0;
   let aexInterrupts = 0;
-  atStub(lp, EncluLeaf.EENTER, tcs, {
-    [R.RDI]: BigInt(EnclCommand.ECALL),
-    [R.RSI]: BigInt(index),
-    [R.RDX]: BigInt(CALL_BLOCK_VA),
+  const result = (status: number, ret: bigint, out: Uint8Array): EcallResult => ({
+    status,
+    ret,
+    out,
+    exceptions,
+    exits,
+    executed,
+    aexInterrupts,
   });
   for (;;) {
     while (interrupts.length && interrupts[0]! <= executed) {
@@ -96,7 +136,7 @@ export function ecall(
     const stop: LpStop = r.stop;
     if (stop.kind === 'budget') {
       if (executed >= BUDGET) throw new Error('the ecall did not finish');
-      opts.onBudget?.();
+      if (opts.onBudget?.() === 'stop') return result(-1, 0n, new Uint8Array(0));
       continue;
     }
     if (stop.kind === 'int' && stop.vector === 0x80 && lp.cpu.rip === AFTER_ENCLU + 2) {
@@ -107,8 +147,8 @@ export function ecall(
         const inLen = Number(lp.cpu.getReg64(R.RDX));
         const outOff = Number(lp.cpu.getReg64(R.R8));
         const oLen = Number(lp.cpu.getReg64(R.R9));
-        const reply = opts.onOcall?.(oi, p.space.read(SCRATCH_VA, inLen), oLen) ?? { ret: 0n };
-        if (reply.out) p.space.write(SCRATCH_VA + outOff, reply.out.subarray(0, oLen));
+        const reply = opts.onOcall?.(oi, mem.read(SCRATCH_VA, inLen), oLen) ?? { ret: 0n };
+        if (reply.out) mem.write(SCRATCH_VA + outOff, reply.out.subarray(0, oLen));
         atStub(lp, EncluLeaf.EENTER, tcs, {
           [R.RDI]: BigInt(EnclCommand.ORET),
           [R.RSI]: BigInt.asUintN(64, reply.ret),
@@ -120,15 +160,7 @@ export function ecall(
         atStub(lp, EncluLeaf.ERESUME, tcs);
         continue;
       }
-      return {
-        status,
-        ret: lp.cpu.getReg64(R.RSI),
-        out: p.space.read(OUT_VA, outLen),
-        exceptions,
-        exits,
-        executed,
-        aexInterrupts,
-      };
+      return result(status, lp.cpu.getReg64(R.RSI), mem.read(OUT_VA, outLen));
     }
     if (stop.kind === 'exception' && stop.aex && lp.cpu.rip === STUB) {
       exceptions.push(stop.fault);
