@@ -147,6 +147,15 @@ export class LogicalProcessor {
   }
 
   /**
+   * Drops TLB entries after the kernel changed page tables: one linear page (INVLPG), or everything (a CR3 reload
+   * without PCID). A PTE change is seen only after this, as on hardware: translations are checked at TLB fill.
+   */
+  flushTlb(linear?: number): void {
+    if (linear === undefined) this.cpu.m.flushAll();
+    else this.cpu.m.flushPage(linear);
+  }
+
+  /**
    * Executes up to `budget` instructions (ENCLU leaves count as one each and are performed inline).
    * @returns the stop, the instructions retired and the cycles charged.
    */
@@ -178,7 +187,9 @@ export class LogicalProcessor {
           }
           executed += 1;
           cpu.icount += 1;
-          cycles += CostModel[LEAF_COST[stop.leaf >>> 0] ?? 'eexit'];
+          // A leaf without a row in the cost model (none today) is charged as one instruction.
+          const item = LEAF_COST[stop.leaf >>> 0];
+          cycles += item ? CostModel[item] : CostModel.instruction;
           // "Pend a single-step #DB at the end of" EENTER/EEXIT: a trap with RIP where the leaf left it.
           if (o.pendingDb) {
             cycles += this.deliverCost();

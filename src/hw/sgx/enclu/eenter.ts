@@ -65,6 +65,7 @@ export function eenter(ctx: EncluContext): EncluOutcome {
   const gpr = gprLocation(m, frame.gprPa);
   setField(GPRSGX, gpr.page, gpr.offset, 'ursp', cpu.getReg64(4));
   setField(GPRSGX, gpr.page, gpr.offset, 'urbp', cpu.getReg64(5));
+  cpu.cache.invalidatePage(Math.floor(frame.gprPa / 4096)); // decoded code there is stale now
   cpu.setReg64(1, u64Linear(cpu.nextRip));
   cpu.setReg64(0, BigInt(t.cssa));
   cpu.rip = target;

@@ -104,6 +104,7 @@ export function eresume(ctx: EncluContext): EncluOutcome {
     const gpr = gprLocation(m, next.gprPa);
     setField(GPRSGX, gpr.page, gpr.offset, 'ursp', cpu.getReg64(4));
     setField(GPRSGX, gpr.page, gpr.offset, 'urbp', cpu.getReg64(5));
+    cpu.cache.invalidatePage(Math.floor(next.gprPa / 4096)); // decoded code there is stale now
     cpu.setReg64(1, u64Linear(cpu.nextRip));
     cpu.setReg64(0, BigInt(t.cssa));
   } else {
