@@ -26,6 +26,11 @@ export const CostModel = {
   eresume: 3_800,
   ereport: 15_000,
   egetkey: 10_000,
+  /**
+   * AEX-Notify's SSA-frame pop. No published measurement; it checks one SSA frame's EPCM entries like the frame
+   * part of ERESUME without a mode switch, so it is charged as a small fraction of one.
+   */
+  edeccssa: 500,
   /** ENCLS leaves used by the driver; paging is dominated by the page crypto (Eleos). */
   ecreate: 10_000,
   eadd: 10_000,

@@ -4,5 +4,6 @@ export * from './cpu/index';
 export * from './crypto/index';
 export * from './fault';
 export * from './mem/index';
+export * from './processor/index';
 export * from './rng';
 export * from './sgx/index';

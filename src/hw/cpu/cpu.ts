@@ -45,6 +45,11 @@ export interface EnclaveMode {
   readonly cssa: number;
   readonly elrangeBase: number;
   readonly elrangeSize: number;
+  /**
+   * TCS.FLAGS.DBGOPTIN of the entry. On an opt-out entry (false or absent) "any attempt to set TF via a POPF
+   * instruction while inside the enclave clears TF" (SDM Vol. 3D §42.2.5).
+   */
+  readonly optIn?: boolean;
   /** Anything else the SGX layer needs across save/restore (plain JSON). */
   readonly data?: unknown;
 }

@@ -49,6 +49,7 @@ import {
   setLazy,
   setNum,
   setReg,
+  TF,
   TWO32,
   writeMem,
   ZF,
@@ -813,7 +814,9 @@ const pushf: Handler = (c, i) => {
 
 const popf: Handler = (c, i) => {
   const v = pop(c, i.opsize);
-  const mask = i.opsize === 2 ? POPF_USER & 0xffff : POPF_USER;
+  let mask = i.opsize === 2 ? POPF_USER & 0xffff : POPF_USER;
+  // Opt-out enclave entry: POPF cannot set TF (SDM Vol. 3D §42.2.5); TF is already 0 there, so leave it alone.
+  if (c.enclave && !c.enclave.optIn) mask &= ~TF;
   const f = c.getFlags();
   c.setFlags((f & ~mask) | (v & mask));
 };

@@ -396,6 +396,64 @@ const xrstor: Handler = (c, i) => {
   }
 };
 
+// ---- the state images AEX and ERESUME move (SDM Vol. 3D §40.4.1, ERESUME) --------------------------------------
+
+/**
+ * Saves the x87/SSE components of `rfbm` into the 576-byte legacy region and XSAVE header `area`, in place, as
+ * XSAVE64 (REX.W) writes them: "the same format (64-bit) that XSAVE/FXSAVE uses ... when REX.W = 1" (SDM Vol. 3D
+ * §40.4 AEX flow). XSTATE_BV[i] ← XINUSE[i] for i in `rfbm`; other bytes of `area` are left as they were.
+ */
+export function xsaveToArea(c: Cpu, rfbm: number, area: Uint8Array): void {
+  const x87 = (rfbm & 1) !== 0;
+  const sse = (rfbm & 2) !== 0;
+  legacyImage(c, true, x87, sse, sse);
+  if (x87) {
+    area.set(scratch.subarray(0, 24), 0);
+    area.set(scratch.subarray(32, 160), 32);
+  }
+  if (sse) {
+    area.set(scratch.subarray(24, 32), 24);
+    area.set(scratch.subarray(160, 416), 160);
+  }
+  const dv = new DataView(area.buffer, area.byteOffset, 576);
+  const inuse = (x87InUse(c) ? 1 : 0) | (sseInUse(c) ? 2 : 0);
+  dv.setUint32(512, ((dv.getUint32(512, true) & ~rfbm) | (inuse & rfbm)) >>> 0, true);
+}
+
+/**
+ * Loads the x87/SSE components of `rfbm` from `area` as XRSTOR64 (standard form) does: a component whose
+ * XSTATE_BV bit is clear gets its initial state; MXCSR is loaded whenever SSE is requested. The caller has done
+ * the header and MXCSR checks that make XRSTOR #GP (ERESUME: SDM Vol. 3D §41.4 "ERESUME").
+ */
+export function xrstorFromArea(c: Cpu, rfbm: number, area: Uint8Array): void {
+  scratch.set(area.subarray(0, 576));
+  const bv = sdv.getUint32(512, true);
+  if (rfbm & 1) {
+    if (bv & 1) loadLegacy(c, true, true, false);
+    else {
+      x87Init(c);
+      c.st.fill(0);
+    }
+  }
+  if (rfbm & 2) {
+    if (bv & 2) loadLegacy(c, true, false, true);
+    else c.x32.fill(0);
+    c.mxcsr = sdv.getUint32(24, true);
+  }
+}
+
+/**
+ * x87 and SSE to their INIT state, as XRSTOR with RFBM[1:0] set and XSTATE_BV[1:0] clear loads them, with
+ * MXCSR = 1F80H: the synthetic state of an AEX (SDM Vol. 3D Table 40-1; FCW 037EH / MXCSR tweaks apply only to
+ * #MF and #XM, which the interpreter never raises).
+ */
+export function x87SseInit(c: Cpu): void {
+  x87Init(c);
+  c.st.fill(0);
+  c.x32.fill(0);
+  c.mxcsr = 0x1f80;
+}
+
 /** System-flavoured handlers by opcode-table `sem` name. */
 export const SYS_HANDLERS: Record<string, Handler> = {
   cpuid,

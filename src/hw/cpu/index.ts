@@ -2,6 +2,7 @@
 export * from './cpu';
 export * from './decode-cache';
 export * from './decoder';
+export { MXCSR_MASK, XCR0, x87SseInit, xrstorFromArea, xsaveToArea } from './exec-sys';
 export * from './flat-address-space';
 export * from './format';
 export * from './mmu';

@@ -31,6 +31,11 @@ export interface SgxFeatures {
   readonly sgx2: boolean;
   /** Key Separation and Sharing: ATTRIBUTES.KSS may be set, CONFIGID/ISVFAMILYID become usable. */
   readonly kss: boolean;
+  /**
+   * AEX-Notify: ATTRIBUTES.AEXNOTIFY (bit 10) may be set, TCS.FLAGS.AEXNOTIFY is no longer reserved, ERESUME
+   * delivers notifications and ENCLU[EDECCSSA] exists (CPUID.(12H,0):EAX[11]). Without it those are #GP(0).
+   */
+  readonly aexNotify: boolean;
   /** CPUID.(12H,1):EBX:EAX — the ATTRIBUTES.FLAGS bits ECREATE accepts (CR_SGX_ATTRIBUTES_MASK). */
   readonly allowedAttributes: bigint;
   /** CPUID.(12H,1):EDX:ECX — the XFRM bits ECREATE accepts. */
@@ -60,10 +65,12 @@ const BASE_ATTRIBUTES = AttrFlags.DEBUG | AttrFlags.MODE64BIT | AttrFlags.PROVIS
 /** Defaults: an SGX1 part with flexible launch control, EXINFO, x87+SSE only (what the interpreter executes). */
 export function defaultSgxFeatures(overrides: Partial<SgxFeatures> = {}): SgxFeatures {
   const kss = overrides.kss ?? false;
+  const aexNotify = overrides.aexNotify ?? false;
   return {
     sgx2: false,
     kss,
-    allowedAttributes: BASE_ATTRIBUTES | (kss ? AttrFlags.KSS : 0n),
+    aexNotify,
+    allowedAttributes: BASE_ATTRIBUTES | (kss ? AttrFlags.KSS : 0n) | (aexNotify ? AttrFlags.AEXNOTIFY : 0n),
     allowedXfrm: Xfrm.LEGACY,
     miscSelect: MiscSelect.EXINFO,
     maxEnclaveSizeLog2Not64: 31,
@@ -196,7 +203,8 @@ export class SgxMachine {
     const hi = (x: bigint) => Number((x >> 32n) & 0xffff_ffffn);
     if (subleaf === 0) {
       return {
-        eax: 1 | (f.sgx2 ? 2 : 0),
+        // EAX[11]: ENCLU[EDECCSSA], which comes with AEX-Notify.
+        eax: 1 | (f.sgx2 ? 2 : 0) | (f.aexNotify ? 1 << 11 : 0),
         ebx: f.miscSelect >>> 0,
         ecx: 0,
         edx: ((f.maxEnclaveSizeLog2In64 & 0xff) << 8) | (f.maxEnclaveSizeLog2Not64 & 0xff),
@@ -326,6 +334,7 @@ export class SgxMachine {
       features: {
         sgx2: f.sgx2,
         kss: f.kss,
+        aexNotify: f.aexNotify,
         allowedAttributes: f.allowedAttributes.toString(),
         allowedXfrm: f.allowedXfrm.toString(),
         miscSelect: f.miscSelect,
@@ -369,6 +378,8 @@ export class SgxMachine {
       features: {
         sgx2: Boolean(f.sgx2),
         kss: Boolean(f.kss),
+        // States saved before AEX-Notify was modelled lack the key: those parts had no AEX-Notify.
+        aexNotify: Boolean(f.aexNotify ?? false),
         allowedAttributes: BigInt(f.allowedAttributes),
         allowedXfrm: BigInt(f.allowedXfrm),
         miscSelect: Number(f.miscSelect),

@@ -1,0 +1,2 @@
+// The logical processor the kernel's scheduler drives: the CPU, ENCLU and AEX together.
+export * from './logical-processor';
