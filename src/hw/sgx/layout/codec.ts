@@ -69,14 +69,20 @@ function fieldOf(layout: Layout, name: string): Field {
 }
 
 // Hot ENCLS paths read fields of the same pages over and over; a DataView per buffer is enough.
+// A one-entry cache in front of it catches the common run of reads from one page.
 const views = new WeakMap<Uint8Array, DataView>();
+let lastBuf: Uint8Array | undefined;
+let lastView: DataView | undefined;
 
 function view(buf: Uint8Array): DataView {
+  if (buf === lastBuf) return lastView!;
   let v = views.get(buf);
   if (!v) {
     v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     views.set(buf, v);
   }
+  lastBuf = buf;
+  lastView = v;
   return v;
 }
 
