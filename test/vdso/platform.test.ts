@@ -19,9 +19,14 @@ import {
   MAP_ANONYMOUS,
   MAP_FIXED,
   MAP_PRIVATE,
+  MREMAP_FIXED,
+  MREMAP_MAYMOVE,
   PROT_READ,
   PROT_WRITE,
+  SIGSEGV,
   type Sys,
+  WIFSIGNALED,
+  WTERMSIG,
 } from '../../src/kernel/index';
 import { EnclStatus } from '../../src/sdk/index';
 import { EEXIT, type Platform } from '../../src/vdso/index';
@@ -57,6 +62,26 @@ describe('the vDSO mapping', () => {
     expect(bases[1]).toBe(bases[0]);
     expect(maps).toMatch(new RegExp(`^${bases[0]!.toString(16)}-[0-9a-f]+ r-xp .*\\[vdso\\]$`, 'm'));
     expect(p.k.exitStatus(pid)).toBe(0);
+  });
+  it('follows the mapping when it is moved (vdso_mremap()); once unmapped, a call jumps to nothing: SIGSEGV', async () => {
+    const p = platform();
+    const log: string[] = [];
+    const pid = await run1(p, async (sys, libc) => {
+      const e = await buildSample(sys);
+      const run = await Run.alloc(sys, libc, e.base);
+      const op = await OpStruct.alloc(sys, libc);
+      const base = p.vdso.base(sys.task.mm!)!;
+      const to = base - 0x100000;
+      log.push(`mremap ${(await sys.mremap(base, P, P, MREMAP_MAYMOVE | MREMAP_FIXED, to)) === to}`);
+      log.push(`base moved ${p.vdso.base(sys.task.mm!) === to}`);
+      log.push(`call ${await enclCall(sys, await op.set(Op.NOP), run)} ${(await run.read()).function}`);
+      log.push(`munmap ${await sys.munmap(to, P)}`);
+      await enclCall(sys, op.addr, run);
+      log.push('returned');
+    });
+    expect(log).toEqual(['mremap true', 'base moved true', `call 0 ${EEXIT}`, 'munmap 0']);
+    const st = p.k.exitStatus(pid)!;
+    expect(WIFSIGNALED(st) && WTERMSIG(st)).toBe(SIGSEGV);
   });
 });
 
