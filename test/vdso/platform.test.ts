@@ -245,15 +245,6 @@ describe('timer interrupts in enclave mode', () => {
       s.add(e.cpu);
       cpusByTid.set(e.tid, s);
     }
-    console.log(
-      [...cpusByTid.entries()].map(([t, s]) => `${t}:${[...s]}`),
-      p.stats,
-      ev.filter((x) => x.ev === 'preempt').map((x) => `${x.tid}@${x.cpu}`),
-      ev
-        .filter((x) => x.ev === 'switch')
-        .map((x) => `${x.tid}@${x.cpu}`)
-        .join(' '),
-    );
     expect(
       [...cpusByTid.values()].some((s) => s.size > 1),
       'some thread resumed on another CPU',
