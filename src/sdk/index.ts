@@ -3,5 +3,7 @@ export * from './elf/index';
 export * from './errors/index';
 export * from './exec/flat-elf';
 export * from './layout/index';
+export * from './loader/index';
+export * from './pool/index';
 export * from './runtime-abi';
 export * from './sign/index';
