@@ -12,7 +12,9 @@ export type EnclaveLoadProblem =
   | { readonly kind: 'tcs-count'; readonly tcs: number; readonly max: number }
   | { readonly kind: 'heap-size'; readonly heapSize: number; readonly min: number }
   | { readonly kind: 'sigstruct-mismatch'; readonly mrEnclave: string; readonly enclaveHash: string }
-  | { readonly kind: 'bad-pool'; readonly detail: string };
+  | { readonly kind: 'bad-pool'; readonly detail: string }
+  /** An Enclave handle used from a thread of another process than the one it belongs to. */
+  | { readonly kind: 'wrong-process'; readonly pid: number; readonly owner: number };
 
 function describe(p: EnclaveLoadProblem): string {
   switch (p.kind) {
@@ -30,6 +32,10 @@ function describe(p: EnclaveLoadProblem): string {
       return `the SIGSTRUCT's ENCLAVEHASH ${p.enclaveHash} is not this enclave's MRENCLAVE ${p.mrEnclave}`;
     case 'bad-pool':
       return `not an sgxsim enclave descriptor: ${p.detail}`;
+    case 'wrong-process':
+      return p.pid === p.owner
+        ? `this Enclave handle already belongs to process ${p.owner}: use on(sys) for its other threads`
+        : `this Enclave handle belongs to process ${p.owner}, not ${p.pid}: use forked(sys) in a forked child, attachEnclave() elsewhere`;
     default: {
       const _exhaustive: never = p;
       return String(_exhaustive);

@@ -11,7 +11,7 @@
  * processes' own threads with user-mode accesses, locked read-modify-writes and futexes.
  *
  * ```
- *   0  header (ENCLAVE_SHARE, 128 bytes)          owners   u32 × nTcs   tid holding each TCS, 0 = free
+ *   0  header (ENCLAVE_SHARE, 192 bytes)          owners   u32 × nTcs   tid holding each TCS, 0 = free
  *      runtime meta (encl_rt_meta copy, 152)      uses     u32 × nTcs   acquisitions of each TCS
  *      segments (offset, size, prot) × n          wake     u32 × slots  futex words, ticket t sleeps on t % slots
  *      tcs offsets  u64 × nTcs                    names    ecall names, then ocall names, NUL-terminated
@@ -29,7 +29,7 @@ export const ENCLAVE_SHARE_VERSION = 1;
 /** Futex words in the waiters' ring (tickets that collide only cause a spurious wake-up). */
 export const DEFAULT_WAIT_SLOTS = 64;
 
-export const ENCLAVE_SHARE = defineLayout('sgxsim_enclave_share', 128, 8, [
+export const ENCLAVE_SHARE = defineLayout('sgxsim_enclave_share', 192, 8, [
   { name: 'magic', offset: 0, size: 8, type: 'u64', doc: 'ENCLAVE_SHARE_MAGIC' },
   { name: 'version', offset: 8, size: 4, type: 'u32' },
   { name: 'nTcs', offset: 12, size: 4, type: 'u32' },
@@ -51,7 +51,9 @@ export const ENCLAVE_SHARE = defineLayout('sgxsim_enclave_share', 128, 8, [
   { name: 'namesLen', offset: 84, size: 4, type: 'u32' },
   { name: 'regionSize', offset: 88, size: 4, type: 'u32' },
   { name: 'rtMetaOffset', offset: 92, size: 4, type: 'u32', doc: 'enclave offset of encl_rt_meta' },
-  { name: 'reserved', offset: 96, size: 32, type: 'reserved' },
+  { name: 'mrEnclave', offset: 96, size: 32, type: 'bytes' },
+  { name: 'mrSigner', offset: 128, size: 32, type: 'bytes' },
+  { name: 'reserved', offset: 160, size: 32, type: 'reserved' },
 ] as const);
 
 /** Byte offsets of the TCS pool's words inside the region (for tcs-pool.ts). */
@@ -71,6 +73,9 @@ export interface PoolWords {
 export interface EnclaveDescriptor {
   readonly base: number;
   readonly size: number;
+  /** The identity EINIT accepted (32 bytes each). */
+  readonly mrEnclave: Uint8Array;
+  readonly mrSigner: Uint8Array;
   readonly segments: readonly SegmentMapping[];
   /** Enclave offsets of the pool's TCS pages. */
   readonly tcs: readonly number[];
@@ -124,6 +129,8 @@ export function encodeEnclaveShare(d: EnclaveDescriptor, waitSlots = DEFAULT_WAI
       namesLen: names.length,
       regionSize: p.regionSize,
       rtMetaOffset: d.runtime.metaOffset,
+      mrEnclave: d.mrEnclave,
+      mrSigner: d.mrSigner,
     }),
   );
   const m = d.runtime.meta;
@@ -237,6 +244,8 @@ export function decodeEnclaveShare(region: Uint8Array): EnclaveDescriptor {
   return {
     base: Number(h.base),
     size: Number(h.size),
+    mrEnclave: h.mrEnclave,
+    mrSigner: h.mrSigner,
     segments,
     tcs,
     runtime: {
