@@ -18,7 +18,7 @@
  *
  * A waiter reads its wake word before `done`, and a releaser bumps `done` before the wake word, so a release
  * between the waiter's check and its FUTEX_WAIT changes the word and the wait returns EAGAIN (no lost wake-up).
- * Counters wrap at 2^32; differences are taken modulo 2^32.
+ * Counters wrap at 2^32; differences are taken as signed 32-bit values.
  */
 import { FUTEX_WAIT, FUTEX_WAKE, type Sys } from '../../kernel/index';
 import type { PoolWords } from './enclave-share';
@@ -106,7 +106,8 @@ export class TcsPool {
     for (;;) {
       const v = await load32(sys, wake);
       const done = await load32(sys, a + w.done);
-      if ((ticket - done) >>> 0 < w.nTcs) break;
+      // ticket < done + nTcs, as a signed 32-bit difference: done may be far past a ticket whose wake-up came late.
+      if (((ticket - done) | 0) < w.nTcs) break;
       waited = true;
       // 0, EAGAIN (the word moved: a release happened) and EINTR all mean: look again.
       await sys.futex(wake, FUTEX_WAIT, v);

@@ -74,7 +74,13 @@ interface Observation {
 }
 
 /** Runs `threadsPerProc` workers in each of three processes, each taking a TCS `rounds` times. */
-async function runPool(seed: string, nTcs: number, threadsPerProc: number, rounds: number): Promise<Observation> {
+async function runPool(
+  seed: string,
+  nTcs: number,
+  threadsPerProc: number,
+  rounds: number,
+  hold = 3,
+): Promise<Observation> {
   const k = new Kernel({ seed, ramBytes: 32 << 20, cpus: 2 });
   const holder = new Map<number, number>();
   const log: string[] = [];
@@ -92,7 +98,7 @@ async function runPool(seed: string, nTcs: number, threadsPerProc: number, round
       tickets.push(g.ticket);
       log.push(`acquire ${who} tcs ${g.index} ticket ${g.ticket}${g.waited ? ' waited' : ''}`);
       // Hold it across scheduling points, as an ecall would.
-      for (let i = 0; i < 3; i++) await s.sched_yield();
+      for (let i = 0; i < hold; i++) await s.sched_yield();
       holder.delete(g.index);
       log.push(`release ${who} tcs ${g.index}`);
       await pool.release(s, g);
@@ -165,6 +171,16 @@ describe('the TCS pool', () => {
     ).toBe(36);
     expect(o.finalState.outstanding, 'nothing outstanding').toBe(0);
     expect(o.finalState.waited, 'contention made threads sleep').toBeGreaterThan(0);
+  });
+
+  it('admits a waiter whose wake-up comes after later tickets already ran (done past its ticket)', async () => {
+    // Regression: the admission test once compared (ticket − done) unsigned, so a waiter woken after `done` had
+    // passed its ticket looked far behind and slept forever.
+    for (const seed of ['late-1', 'late-2', 'late-3']) {
+      const o = await runPool(seed, 4, 12, 3, 1);
+      expect(o.done, `threads that finished with seed ${seed}`).toBe(36);
+      expect(o.violations).toEqual([]);
+    }
   });
 
   it('admits threads in ticket order (FIFO)', async () => {
