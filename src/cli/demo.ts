@@ -13,10 +13,10 @@ import { computeMrSigner, getField, PAGE_SIZE, SECS, toHex } from '../hw/index';
 import type { Kernel, Mm } from '../kernel/index';
 import { nodeBackend, readSigningKey } from '../node/index';
 import { buildEnclaveLayout, measureEnclave, signSigstruct } from '../sdk/index';
+import { bootPlatform } from '../vdso/index';
 import type { CliIo } from './io';
 import { runPagingScenario } from './paging-scenario';
 import { ROOT } from './root';
-import { bootSgxSystem } from './sgx-system';
 import { runShareScenario } from './share-scenario';
 
 /** The sample enclave: a fresh gcc build when gcc works, else the committed prebuilt copy. */
@@ -60,7 +60,7 @@ export async function demoCommand(io: CliIo): Promise<void> {
   );
   say(`   MRENCLAVE ${toHex(mrenclave)}\n   MRSIGNER  ${toHex(mrsigner)}`);
 
-  const system = bootSgxSystem({ crypto, epcPages: 256, seed: 'sgxsim-demo' });
+  const system = bootPlatform({ crypto, epcPages: 256, seed: 'sgxsim-demo' });
   const { k, m, sgx } = system;
   say('\n2. Boot: 64 MiB RAM, 1 MiB EPC (256 pages), 2 CPUs');
   for (const line of sgx.dmesg) say(`   ${line}`);
@@ -130,7 +130,7 @@ export async function demoCommand(io: CliIo): Promise<void> {
   say(`   EPC: ${usedWhileRunning} pages used while they ran, ${st.usedPages} after (no leak); enclave released once`);
 
   say('\n7. Paging under pressure: EPC 64 pages, an enclave with a 256-page heap, 2 processes × 2 threads');
-  const small = bootSgxSystem({ crypto, epcPages: 64, seed: 'sgxsim-demo-paging' });
+  const small = bootPlatform({ crypto, epcPages: 64, seed: 'sgxsim-demo-paging' });
   const big = buildEnclaveLayout(bytes, { heapSize: 256 * PAGE_SIZE });
   const bigSig = signSigstruct(crypto, key, { enclaveHash: measureEnclave(crypto, big) });
   const r = await runPagingScenario({

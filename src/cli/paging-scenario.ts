@@ -9,8 +9,8 @@ import { type SgxStats, sgxCheckInvariants, sgxStats } from '../driver/index';
 import { AttrFlags, PAGE_SIZE, Rng } from '../hw/index';
 import { accessRemoteVm, CLONE_FILES, CLONE_SIGHAND, CLONE_THREAD, CLONE_VM, Libc, type Sys } from '../kernel/index';
 import type { EnclaveLayout } from '../sdk/index';
+import type { SgxSystem } from '../vdso/index';
 import { loadEnclave } from './sgx-load';
-import type { SgxSystem } from './sgx-system';
 
 export interface PagingScenario {
   readonly system: SgxSystem;

@@ -6,9 +6,9 @@ import type { Command } from 'commander';
 import { formatSgxPs } from '../driver/index';
 import { nodeBackend, readSigningKey } from '../node/index';
 import { buildEnclaveLayout, measureEnclave, signSigstruct } from '../sdk/index';
+import { bootPlatform } from '../vdso/index';
 import type { CliIo } from './io';
 import { ROOT } from './root';
-import { bootSgxSystem } from './sgx-system';
 import { runShareScenario } from './share-scenario';
 
 export async function psCommand(io: CliIo): Promise<void> {
@@ -16,7 +16,7 @@ export async function psCommand(io: CliIo): Promise<void> {
   const layout = buildEnclaveLayout(new Uint8Array(readFileSync(join(ROOT, 'enclaves/prebuilt/sample.elf'))));
   const key = readSigningKey(join(ROOT, 'enclaves/keys/demo-key.pem'));
   const sigstruct = signSigstruct(crypto, key, { enclaveHash: measureEnclave(crypto, layout) });
-  const system = bootSgxSystem({ crypto, epcPages: 256, seed: 'sgxsim-ps' });
+  const system = bootPlatform({ crypto, epcPages: 256, seed: 'sgxsim-ps' });
   io.stdout(
     'Process A built the sample enclave, forked B and sent the fd to C over SCM_RIGHTS; each touched a page:\n\n',
   );

@@ -7,8 +7,8 @@
 import type { SgxEncl } from '../driver/index';
 import { AF_UNIX, Libc, MAP_FIXED, MAP_SHARED, PROT_READ, PROT_WRITE, SOCK_DGRAM, type Sys } from '../kernel/index';
 import type { EnclaveLayout } from '../sdk/index';
+import type { SgxSystem } from '../vdso/index';
 import { type LoadedEnclave, loadEnclave } from './sgx-load';
-import type { SgxSystem } from './sgx-system';
 
 /** What the hooks see while the three processes have the data page mapped. */
 export interface SharedView {

@@ -9,10 +9,10 @@ import { formatSgxStats } from '../driver/index';
 import { PAGE_SIZE } from '../hw/index';
 import { nodeBackend, readSigningKey } from '../node/index';
 import { buildEnclaveLayout, measureEnclave, signSigstruct } from '../sdk/index';
+import { bootPlatform } from '../vdso/index';
 import type { CliIo } from './io';
 import { runPagingScenario } from './paging-scenario';
 import { ROOT } from './root';
-import { bootSgxSystem } from './sgx-system';
 
 export interface StatsOptions {
   readonly epcPages: number;
@@ -41,7 +41,7 @@ export async function statsCommand(o: StatsOptions, io: CliIo): Promise<void> {
   const key = readSigningKey(join(ROOT, 'enclaves/keys/demo-key.pem'));
   const sigstruct = signSigstruct(crypto, key, { enclaveHash: measureEnclave(crypto, layout) });
   const ramBytes = Math.max(64 << 20, heapPages * PAGE_SIZE * 3);
-  const system = bootSgxSystem({ crypto, epcPages, seed: o.seed, ramBytes });
+  const system = bootPlatform({ crypto, epcPages, seed: o.seed, ramBytes });
   io.stdout(
     `EPC ${epcPages} pages; an enclave with a ${heapPages}-page heap (${layout.pages.length} pages); ` +
       `${processes} processes × ${threads} threads, ${passes} pass(es) over the heap; seed "${o.seed}"\n\n`,

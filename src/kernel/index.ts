@@ -25,6 +25,7 @@ export { PageAllocator } from './mm/page-allocator';
 export { MmPageTable } from './mm/page-table';
 export { followPte, ptepTestAndClearYoung, vmfInsertPfn, zapVmaPtes } from './mm/pfn';
 export { formatMapsLine, procMaps, vmaName } from './mm/proc-maps';
+export { installSpecialMapping, type SpecialMapping } from './mm/special-mapping';
 export {
   FAULT_FLAG_INSTRUCTION,
   FAULT_FLAG_USER,

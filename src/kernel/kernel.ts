@@ -123,6 +123,7 @@ export class Kernel {
   private readonly tlbListeners: Array<(e: TlbFlushEvent) => void> = [];
   private readonly switchListeners: Array<(cpu: number, prev: Mm | null, next: Mm | null) => void> = [];
   private readonly ipiListeners: Array<(cpu: number) => void> = [];
+  private readonly execListeners: Array<(t: Task) => void> = [];
   private hostError: unknown;
   private readonly kthreadsStopping = new Set<Task>();
   readonly nullInode: Inode;
@@ -250,6 +251,8 @@ export class Kernel {
     const t = this.newTask(pid, proc, this.newMm(), files, new SigHand(), main, proc.comm);
     t.groupMain = true;
     proc.threads.push(t);
+    // A spawn is fork + exec of a new image: load_elf_binary() ends with arch_setup_additional_pages().
+    for (const l of this.execListeners) l(t);
     this.traceTask(t, 'spawn', { comm: proc.comm });
     this.sched.enqueue(t, this.sched.now());
     return { pid, task: t };
@@ -356,6 +359,14 @@ export class Kernel {
   /** Subscribes to TLB shootdowns (the CPU model invalidates its TLBs). */
   onTlbFlush(listener: (e: TlbFlushEvent) => void): void {
     this.tlbListeners.push(listener);
+  }
+
+  /**
+   * Subscribes to new program images (spawn): the listener maps what arch_setup_additional_pages() maps into a
+   * fresh mm, e.g. the vDSO. fork() copies those mappings like any other.
+   */
+  onExec(listener: (t: Task) => void): void {
+    this.execListeners.push(listener);
   }
 
   /** Subscribes to address-space switches on a CPU (the CPU model loads CR3). */

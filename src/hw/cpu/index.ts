@@ -8,5 +8,6 @@ export * from './format';
 export * from './mmu';
 export * from './opcodes';
 export * from './page-table';
+export * from './register-file';
 export * from './run';
 export * from './sysv-call';

@@ -230,7 +230,8 @@ export class Mmu {
       }
       return s;
     }
-    const page = this.mem.page(pfn);
+    // The storage without a write notification: writes to code pages are handled below.
+    const page = this.mem.frame(pfn);
     if (access === 'r') {
       this.tagR[s] = vpn;
       this.pfnR[s] = pfn;

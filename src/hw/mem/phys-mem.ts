@@ -33,11 +33,19 @@ export interface PhysMemState {
   readonly pages: ReadonlyArray<readonly [number, number[]]>;
 }
 
+/**
+ * Told the frame number of a page whose contents may change by a path other than a CPU's MMU (a caller took the
+ * page's storage to write it, `write`, `copyPage`, `freePage`). The decoded-instruction cache listens, so code
+ * decoded from a page that ENCLS (EADD, ELDU, EREMOVE …) or the kernel rewrites behind the MMU is dropped.
+ */
+export type PageWriteObserver = (pfn: number) => void;
+
 export class PhysMem {
   readonly regions: readonly MemRegion[];
   readonly config: PhysMemConfig;
   private readonly pages = new Map<number, Uint8Array>();
   private static readonly ZERO = new Uint8Array(PAGE_SIZE);
+  private observers: PageWriteObserver[] = [];
 
   constructor(config: PhysMemConfig) {
     const regions: MemRegion[] = [{ kind: 'ram', base: 0, size: config.ramBytes }];
@@ -76,8 +84,33 @@ export class PhysMem {
     return this.pages.size;
   }
 
-  /** The page's storage, allocated (zeroed) on first use. The caller may keep it: it stays valid until `freePage`. */
+  /**
+   * Subscribes to writes that bypass the MMU (see `PageWriteObserver`). Writes through a CPU's MMU are not
+   * reported: the MMU routes writes to pages holding decoded code to its own invalidation path.
+   */
+  onPageWrite(observer: PageWriteObserver): void {
+    this.observers = [...this.observers, observer];
+  }
+
+  /** Tells the observers that page `pfn` may have changed (for writers holding a `frame()` they wrote). */
+  notifyWrite(pfn: number): void {
+    for (const o of this.observers) o(pfn);
+  }
+
+  /**
+   * The page's storage for a writer, allocated (zeroed) on first use; observers are told it may change. The
+   * caller may keep it: it stays valid until `freePage`.
+   */
   page(pfn: number): Uint8Array {
+    if (this.observers.length > 0) this.notifyWrite(pfn);
+    return this.frame(pfn);
+  }
+
+  /**
+   * The page's storage, allocated (zeroed) on first use, without telling the observers: for the MMU, which
+   * installs it in its TLB and handles writes to code pages itself, and for readers that need live storage.
+   */
+  frame(pfn: number): Uint8Array {
     let p = this.pages.get(pfn);
     if (!p) {
       if (!this.isMapped(pfn * PAGE_SIZE))
@@ -95,6 +128,7 @@ export class PhysMem {
 
   /** Releases a page's storage; it reads as zero afterwards. */
   freePage(pfn: number): void {
+    if (this.observers.length > 0) this.notifyWrite(pfn);
     this.pages.delete(pfn);
   }
 

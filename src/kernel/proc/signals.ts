@@ -238,12 +238,15 @@ export class Signals {
     }
   }
 
-  /** do_signal_stop(): the whole group stops; sleepers are woken so they stop too. */
+  /**
+   * do_signal_stop(): the whole group stops. Every other thread gets signal_wake_up(): sleepers are woken, and a
+   * CPU running a thread's guest code is kicked (an IPI, so a thread in an enclave AEXes before it stops).
+   */
   private startGroupStop(p: Process, sig: number): void {
     p.stopSig = sig;
     p.stopNotified = false;
     p.continueReport = false;
-    for (const t of p.threads) if (t.state === 'blocked') this.wakeUp(t, false);
+    for (const t of p.threads) if (t.state === 'blocked' || t.guest) this.wakeUp(t, false);
   }
 
   /** A thread reached its stop point; the last one reports the stop to the parent. */

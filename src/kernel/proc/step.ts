@@ -278,7 +278,9 @@ async function guestStep(k: Kernel, t: Task, cpu: Cpu, runner: GuestRunner): Pro
     e.state.gsys = undefined;
   }
 
-  // Interrupts arrive at instruction boundaries.
+  // Interrupts arrive at instruction boundaries. Only a tick delivered in this step is a preemption point: one
+  // the guest already returned from (the CPU was not taken then) says nothing about where it is now.
+  cpu.tickDelivered = false;
   if (cpu.ipiPending > 0) {
     cpu.ipiPending = 0;
     k.traceTask(t, 'interrupt', { reason: 'ipi' });
@@ -294,6 +296,13 @@ async function guestStep(k: Kernel, t: Task, cpu: Cpu, runner: GuestRunner): Pro
     // The interrupt took the CPU out of guest code; deliver on the way back, then continue the guest.
     await leaveGuest(k, t, cpu, ERESTARTNOINTR);
     return;
+  }
+  // The return from the timer interrupt is where need_resched takes the CPU (the scheduler preempts after this
+  // step): no guest code runs in between, so the thread leaves the CPU where the interrupt found it. Otherwise
+  // the interrupt returns to the guest, and the next preemption point is the next tick.
+  if (cpu.tickDelivered) {
+    if (k.sched.runnable().length > 0 && cpu.clock - cpu.sliceStart >= costs.timesliceCycles) return;
+    cpu.tickDelivered = false;
   }
   const cpi = costs.cyclesPerInstruction;
   const untilTick = Math.max(1, Math.ceil((cpu.nextTick - cpu.clock) / cpi));

@@ -6,15 +6,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { runPagingScenario } from '../../../src/cli/paging-scenario';
-import { bootSgxSystem } from '../../../src/cli/sgx-system';
 import { sgxCheckInvariants } from '../../../src/driver/index';
 import { PAGE_SIZE } from '../../../src/hw/index';
 import type { Sys } from '../../../src/kernel/index';
 import { nodeBackend } from '../../../src/node/index';
+import { bootPlatform } from '../../../src/vdso/index';
 import { sampleEnclave } from '../fixtures/sgx-system';
 
 async function run(seed: string, epcPages: number, heapPages: number, processes: number, threads: number) {
-  const system = bootSgxSystem({ crypto: nodeBackend, epcPages, seed, cpus: 2 });
+  const system = bootPlatform({ crypto: nodeBackend, epcPages, seed, cpus: 2 });
   const { layout, sigstruct } = sampleEnclave(heapPages * PAGE_SIZE);
   const violations: string[] = [];
   let checks = 0;

@@ -59,3 +59,33 @@ describe('PhysMem', () => {
     expect(Array.from(r.read(0x5000, 3))).toEqual([1, 2, 3]);
   });
 });
+
+describe('PhysMem write observers', () => {
+  const make = () =>
+    new PhysMem({ ramBytes: 64 * PAGE_SIZE, epcSections: [{ base: DEFAULT_EPC_BASE, size: 4 * PAGE_SIZE }] });
+
+  it('are told of every write that bypasses the MMU: page(), write(), copyPage(), freePage()', () => {
+    const m = make();
+    const seen: number[] = [];
+    m.onPageWrite((pfn) => seen.push(pfn));
+    m.page(3).fill(1);
+    m.write(5 * PAGE_SIZE - 2, Uint8Array.of(1, 2, 3, 4));
+    m.copyPage(7, 3);
+    m.freePage(7);
+    m.writeU64(9 * PAGE_SIZE, 1n);
+    m.notifyWrite(11);
+    expect(seen, 'one notification per page touched, in order').toEqual([3, 4, 5, 7, 7, 9, 11]);
+  });
+
+  it('are not told of frame() (the MMU’s storage) or reads', () => {
+    const m = make();
+    const seen: number[] = [];
+    m.onPageWrite((pfn) => seen.push(pfn));
+    m.frame(2)[0] = 1;
+    m.read(2 * PAGE_SIZE, 8);
+    m.peekPage(2);
+    m.readNonEnclave(2 * PAGE_SIZE, 8);
+    expect(seen).toEqual([]);
+    expect(m.read(2 * PAGE_SIZE, 1)[0], 'frame() is the same storage as page()').toBe(1);
+  });
+});

@@ -1,0 +1,321 @@
+/**
+ * Exceptions through the vDSO, and enclaves entered from several threads and processes (linux-driver.md §5, §1,
+ * §10; SDM Vol. 3D §40 EENTER/AEX): host reads of enclave memory see the abort page; #PF reports carry vector,
+ * error code and the page address (with the SGX bit for EPCM violations); #UD from enclave code is reported after
+ * the AEX and the trusted runtime's exception flow completes; a busy TCS and a TCS whose SSA frames are all used
+ * give #GP on EENTER; #DB is never fixed up (SIGTRAP); two TCS run concurrently; a forked child and an SCM_RIGHTS
+ * receiver enter the same enclave.
+ */
+import { describe, expect, it } from 'vitest';
+import { PAGE_SIZE, TF } from '../../src/hw/index';
+import {
+  AF_UNIX,
+  CLONE_FILES,
+  CLONE_SIGHAND,
+  CLONE_THREAD,
+  CLONE_VM,
+  Libc,
+  MAP_FIXED,
+  MAP_SHARED,
+  PROT_READ,
+  PROT_WRITE,
+  SIGTRAP,
+  SOCK_DGRAM,
+  type Sys,
+  WIFSIGNALED,
+  WTERMSIG,
+} from '../../src/kernel/index';
+import { AbortReason, EnclCommand, EnclStatus } from '../../src/sdk/index';
+import { EENTER, EEXIT, ERESUME, type Platform, vdsoSgxEnterEnclave } from '../../src/vdso/index';
+import { buildSample, dataSegment, enclCall, image, MAGIC, MAGIC2, Op, OpStruct, platform, Run } from '../vdso/fixture';
+import { buildCompute, callBlockResult, ecall, ecallIndex, u32s } from '../vdso/runtime-call';
+
+const P = PAGE_SIZE;
+
+async function scenario(
+  body: (t: { sys: Sys; libc: Libc; p: Platform; log: (s: string) => void }) => Promise<void>,
+  o: Parameters<typeof platform>[0] = {},
+): Promise<{ log: string[]; p: Platform; pid: number }> {
+  const p = platform(o);
+  const log: string[] = [];
+  const { pid } = p.k.spawn(async (sys) => {
+    await body({ sys, libc: new Libc(sys), p, log: (s) => log.push(s) });
+    return 0;
+  });
+  await p.k.run({ maxSteps: 2_000_000 });
+  return { log, p, pid };
+}
+
+const exc = (function_: number, vector: number, errorCode: number, addr: number | bigint) => ({
+  function: function_,
+  vector,
+  errorCode,
+  addr: BigInt(addr),
+});
+
+describe('enclave memory seen from outside', () => {
+  it('reads as the abort page (all ones) and ignores writes, while the enclave keeps its data', async () => {
+    const { log } = await scenario(async ({ sys, libc, log }) => {
+      const e = await buildSample(sys);
+      const buf = e.base + dataSegment(e.layout).offset;
+      const run = await Run.alloc(sys, libc, e.base);
+      const op = await OpStruct.alloc(sys, libc);
+      await enclCall(sys, await op.set(Op.PUT_TO_BUFFER, MAGIC), run);
+      log(`host read ${Buffer.from(await sys.load(buf, 8)).toString('hex')}`);
+      await sys.store(buf, new Uint8Array(8));
+      await enclCall(sys, await op.set(Op.GET_FROM_BUFFER, 0n), run);
+      log(`enclave read ${(await op.word(1)).toString(16)}`);
+    });
+    expect(log).toEqual(['host read ffffffffffffffff', `enclave read ${MAGIC.toString(16)}`]);
+  });
+});
+
+describe('#PF reported through the vDSO', () => {
+  it('a write to the TCS page: EPCM page type is not REG, error code P|W|U|SGX = 0x8007 at the TCS', async () => {
+    const { log } = await scenario(async ({ sys, libc, log }) => {
+      const e = await buildSample(sys);
+      const run = await Run.alloc(sys, libc, e.base);
+      const op = await OpStruct.alloc(sys, libc);
+      log(`ret ${await enclCall(sys, await op.set(Op.PUT_TO_ADDRESS, MAGIC, BigInt(e.base)), run)}`);
+      expect(await run.exception()).toEqual(exc(ERESUME, 14, 0x8007, e.base));
+    });
+    expect(log).toEqual(['ret 0']);
+  });
+
+  it('a read of an unmapped address outside ELRANGE: error code U = 0x4 at its page', async () => {
+    const addr = 0x10_0000 + 0x123;
+    const { log } = await scenario(async ({ sys, libc, log }) => {
+      const e = await buildSample(sys);
+      const run = await Run.alloc(sys, libc, e.base);
+      const op = await OpStruct.alloc(sys, libc);
+      log(`ret ${await enclCall(sys, await op.set(Op.GET_FROM_ADDRESS, 0n, BigInt(addr)), run)}`);
+      // After an AEX the reported CR2 has bits 11:0 cleared (SDM Vol. 3D §40.4).
+      expect(await run.exception()).toEqual(exc(ERESUME, 14, 0x4, addr - 0x123));
+    });
+    expect(log).toEqual(['ret 0']);
+  });
+
+  it('a write to a hole of ELRANGE mapped from the enclave fd: SIGBUS from sgx_vma_fault() on SGX1, fixed up as #PF 0x6', async () => {
+    const { log } = await scenario(async ({ sys, libc, log }) => {
+      const e = await buildSample(sys);
+      const hole = e.base + e.size - P;
+      log(`mmap ${(await sys.mmap(hole, P, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, e.fd, 0)) === hole}`);
+      const run = await Run.alloc(sys, libc, e.base);
+      const op = await OpStruct.alloc(sys, libc);
+      log(`ret ${await enclCall(sys, await op.set(Op.PUT_TO_ADDRESS, MAGIC, BigInt(hole)), run)}`);
+      expect(await run.exception()).toEqual(exc(ERESUME, 14, 0x6, hole));
+    });
+    expect(log).toEqual(['mmap true', 'ret 0']);
+  });
+});
+
+describe('#UD from enclave code (compute.elf’s fault ecall) and the runtime’s exception flow', () => {
+  it('is reported as vector 6 after the AEX; EXCEPTION entry then ERESUME ends the ecall with ABORT', async () => {
+    const { log } = await scenario(async ({ sys, libc, log }) => {
+      const e = await buildCompute(sys);
+      const run = await Run.alloc(sys, libc, e.base);
+      const r = await ecall(sys, libc, run, ecallIndex('fault'), u32s(0 /* FAULT_UD */, 0 /* NO_HANDLER */), 48);
+      log(`ecall ret ${r.ret}`);
+      expect(await run.exception(), 'function ERESUME, #UD, no error code or address').toEqual(exc(ERESUME, 6, 0, 0));
+      // The second phase: EENTER(EXCEPTION) on the same TCS, then ERESUME.
+      const x = {} as Parameters<typeof vdsoSgxEnterEnclave>[2] & object;
+      await vdsoSgxEnterEnclave(sys, { rdi: EnclCommand.EXCEPTION, rdx: r.block, fn: EENTER, run: run.addr }, x);
+      log(`exception entry: ${(await run.read()).function === EEXIT ? 'EEXIT' : '?'} status ${x.regs!.rdi}`);
+      await vdsoSgxEnterEnclave(sys, { fn: ERESUME, run: run.addr }, x);
+      log(`resumed: status ${x.regs!.rdi} reason ${x.regs!.rsi.toString(16)}`);
+      const cb = await callBlockResult(sys, r.block);
+      log(`call block: status ${cb.status}`);
+    });
+    expect(log).toEqual([
+      'ecall ret 0',
+      `exception entry: EEXIT status ${EnclStatus.EXCEPTION_ABORTED}`,
+      // EXITINFO of #UD: VALID | EXIT_TYPE hardware (3) << 8 | vector 6.
+      `resumed: status ${EnclStatus.ABORT} reason ${(AbortReason.EXCEPTION | 0x80000306n).toString(16)}`,
+      `call block: status ${EnclStatus.ABORT}`,
+    ]);
+  });
+
+  it('with the enclave’s handler registered, the ecall completes after EXCEPTION_HANDLED and ERESUME', async () => {
+    const { log } = await scenario(async ({ sys, libc, log }) => {
+      const e = await buildCompute(sys);
+      const run = await Run.alloc(sys, libc, e.base);
+      const r = await ecall(sys, libc, run, ecallIndex('fault'), u32s(0 /* FAULT_UD */, 1 /* CONTINUE */), 48);
+      expect(await run.exception()).toEqual(exc(ERESUME, 6, 0, 0));
+      const x: Parameters<typeof vdsoSgxEnterEnclave>[2] = {};
+      await vdsoSgxEnterEnclave(sys, { rdi: EnclCommand.EXCEPTION, rdx: r.block, fn: EENTER, run: run.addr }, x);
+      log(`exception entry status ${x.regs!.rdi}`);
+      await vdsoSgxEnterEnclave(sys, { fn: ERESUME, run: run.addr }, x);
+      log(`ecall status ${x.regs!.rdi} ret ${x.regs!.rsi}`);
+      const report = new DataView((await sys.load(r.outAt, 48)).buffer);
+      log(`handler saw vector ${report.getUint32(0, true)}, rax ${report.getBigUint64(32, true).toString(16)}`);
+    });
+    expect(log).toEqual([
+      `exception entry status ${EnclStatus.EXCEPTION_HANDLED}`,
+      `ecall status ${EnclStatus.OK} ret 48`,
+      'handler saw vector 6, rax 5eed5eed5eed5eed',
+    ]);
+  });
+});
+
+describe('#GP on EENTER', () => {
+  it('a second thread entering a busy TCS gets #GP(0) reported with function EENTER', async () => {
+    const { log } = await scenario(
+      async ({ sys, libc, p, log }) => {
+        const e = await buildCompute(sys);
+        const state = { busy: false, done: false };
+        const words = Array.from({ length: 1024 }, (_, i) => (i * 2654435761) >>> 0);
+        await sys.clone(CLONE_VM | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD, async (ts) => {
+          const tl = new Libc(ts);
+          const run = await Run.alloc(ts, tl, e.base);
+          state.busy = true;
+          const r = await ecall(ts, tl, run, ecallIndex('sort'), u32s(...words), 4096);
+          const sorted = [...new Uint32Array(r.out.slice().buffer)];
+          log(`sort status ${r.status} sorted ${sorted.every((v, i) => i === 0 || sorted[i - 1]! <= v)}`);
+          state.done = true;
+          return 0;
+        });
+        while (!state.busy || p.m.lpsInside().length === 0) await sys.sched_yield();
+        const run = await Run.alloc(sys, libc, e.base);
+        log(`ret ${await vdsoSgxEnterEnclave(sys, { rdi: EnclCommand.ECALL, fn: EENTER, run: run.addr })}`);
+        expect(await run.exception(), 'TCS.STATE is ACTIVE: EENTER #GP(0)').toEqual(exc(EENTER, 13, 0, 0));
+        while (!state.done) await sys.sched_yield();
+      },
+      { costs: { tickCycles: 1e12 } },
+    );
+    expect(log).toEqual(['ret 0', `sort status ${EnclStatus.OK} sorted true`]);
+  });
+
+  it('EENTER with every SSA frame in use (CSSA = NSSA) is #GP(0) until ERESUME pops the frame', async () => {
+    const { log } = await scenario(async ({ sys, libc, log }) => {
+      const e = await buildSample(sys);
+      const dataStart = e.base + dataSegment(e.layout).offset + P;
+      const run = await Run.alloc(sys, libc, e.base);
+      const put = await OpStruct.alloc(sys, libc);
+      await sys.mprotect(dataStart, P, PROT_READ);
+      await put.set(Op.PUT_TO_ADDRESS, MAGIC2, BigInt(dataStart));
+      await enclCall(sys, put.addr, run);
+      // Never touched before the mprotect, so no PTE: W|U, not present (0x6); the VMA refuses the write.
+      expect(await run.exception(), 'the AEX used the only SSA frame (NSSA = 1)').toEqual(
+        exc(ERESUME, 14, 6, dataStart),
+      );
+      const nop = await OpStruct.alloc(sys, libc);
+      await enclCall(sys, await nop.set(Op.NOP), run);
+      expect(await run.exception()).toEqual(exc(EENTER, 13, 0, 0));
+      await run.clearException();
+      await sys.mprotect(dataStart, P, PROT_READ | PROT_WRITE);
+      log(`eresume ${await enclCall(sys, put.addr, run, ERESUME)} function ${(await run.read()).function}`);
+      log(`eenter ${await enclCall(sys, nop.addr, run)} function ${(await run.read()).function}`);
+    });
+    expect(log).toEqual([`eresume 0 function ${EEXIT}`, `eenter 0 function ${EEXIT}`]);
+  });
+});
+
+describe('#DB is never fixed up', () => {
+  it('a single-step trap pended by EEXIT reaches the thread as SIGTRAP, run.function untouched', async () => {
+    const { p, pid } = await scenario(async ({ sys, libc, p }) => {
+      const e = await buildSample(sys);
+      const run = await Run.alloc(sys, libc, e.base);
+      const op = await OpStruct.alloc(sys, libc);
+      await enclCall(sys, await op.set(Op.NOP), run);
+      // A debugger set RFLAGS.TF on the thread (PTRACE_SINGLESTEP's effect): EEXIT pends a single-step #DB.
+      const g = p.cpus.thread(sys.task);
+      const rf = p.cpus.snapshot(g);
+      rf.rflags |= TF;
+      p.cpus.restore(g, rf);
+      await run.update({ function: 0 });
+      await enclCall(sys, op.addr, run);
+      throw new Error('the vDSO returned after #DB');
+    });
+    const st = p.k.exitStatus(pid)!;
+    expect(WIFSIGNALED(st) && WTERMSIG(st), 'killed by SIGTRAP').toBe(SIGTRAP);
+    expect(p.stats.reported, 'no exception reported through the vDSO').toBe(0);
+  });
+});
+
+describe('several threads and processes', () => {
+  it('two threads run concurrently on TCS #1 and TCS #2 and each reads back what it wrote', async () => {
+    const rounds = 20;
+    const { log, p } = await scenario(async ({ sys, log }) => {
+      const e = await buildSample(sys, 4 * P);
+      const heap = e.base + e.layout.segments.find((s) => s.kind === 'heap')!.offset;
+      let done = 0;
+      const worker = async (ts: Sys, tcs: number) => {
+        const tl = new Libc(ts);
+        const run = await Run.alloc(ts, tl, e.base + tcs * P);
+        const op = await OpStruct.alloc(ts, tl);
+        let ok = 0;
+        for (let i = 0; i < rounds; i++) {
+          const addr = BigInt(heap + tcs * 2 * P + 8 * i);
+          const v = (BigInt(tcs + 1) << 32n) | BigInt(i);
+          await enclCall(ts, await op.set(Op.PUT_TO_ADDRESS, v, addr), run);
+          await enclCall(ts, await op.set(Op.GET_FROM_ADDRESS, 0n, addr), run);
+          if ((await op.word(1)) === v && (await run.read()).function === EEXIT) ok++;
+        }
+        log(`tcs ${tcs}: ${ok}/${rounds}`);
+        done++;
+      };
+      await sys.clone(CLONE_VM | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD, (ts) => worker(ts, 1).then(() => 0));
+      await worker(sys, 0);
+      while (done < 2) await sys.sched_yield();
+    });
+    expect(log.sort()).toEqual([`tcs 0: ${rounds}/${rounds}`, `tcs 1: ${rounds}/${rounds}`]);
+    const cpus = new Set(p.k.trace.events.filter((e) => e.ev === 'vdso_enter').map((e) => e.cpu));
+    expect(cpus.size, 'both CPUs entered the enclave').toBe(2);
+  });
+
+  it('a forked child enters the parent’s enclave through its inherited mapping; the parent sees its write', async () => {
+    const { log } = await scenario(async ({ sys, libc, log }) => {
+      const e = await buildSample(sys);
+      const child = await sys.fork(async (cs) => {
+        const cl = new Libc(cs);
+        const run = await Run.alloc(cs, cl, e.base + P);
+        const op = await OpStruct.alloc(cs, cl);
+        log(`child put ${await enclCall(cs, await op.set(Op.PUT_TO_BUFFER, MAGIC2), run)}`);
+        log(`child function ${(await run.read()).function}`);
+        return 0;
+      });
+      await libc.waitpid(child);
+      const run = await Run.alloc(sys, libc, e.base);
+      const op = await OpStruct.alloc(sys, libc);
+      await enclCall(sys, await op.set(Op.GET_FROM_BUFFER, 0n), run);
+      log(`parent get ${(await op.word(1)).toString(16)}`);
+    });
+    expect(log).toEqual(['child put 0', `child function ${EEXIT}`, `parent get ${MAGIC2.toString(16)}`]);
+  });
+
+  it('a process given the fd over SCM_RIGHTS maps the segments itself and enters', async () => {
+    const { log } = await scenario(async ({ sys, libc, log }) => {
+      const { layout } = image('sample.elf');
+      const sv = (await libc.socketpair(AF_UNIX, SOCK_DGRAM)) as [number, number];
+      const receiver = await sys.fork(async (cs) => {
+        const cl = new Libc(cs);
+        const msg = await cl.recvmsg(sv[1], 8, 1);
+        const fd = msg.fds[0]!;
+        const base = Number(new DataView(msg.data.buffer, msg.data.byteOffset).getBigUint64(0, true));
+        // load.c: "An enclave consumer only must do this."
+        for (const seg of layout.segments)
+          await cs.mmap(base + seg.offset, seg.size, seg.prot, MAP_SHARED | MAP_FIXED, fd, 0);
+        const run = await Run.alloc(cs, cl, base);
+        const op = await OpStruct.alloc(cs, cl);
+        await enclCall(cs, await op.set(Op.GET_FROM_BUFFER, 0n), run);
+        log(`receiver got ${(await op.word(1)).toString(16)} function ${(await run.read()).function}`);
+        await enclCall(cs, await op.set(Op.PUT_TO_BUFFER, MAGIC2), run);
+        return 0;
+      });
+      const e = await buildSample(sys);
+      const run = await Run.alloc(sys, libc, e.base);
+      const op = await OpStruct.alloc(sys, libc);
+      await enclCall(sys, await op.set(Op.PUT_TO_BUFFER, MAGIC), run);
+      const m = new Uint8Array(8);
+      new DataView(m.buffer).setBigUint64(0, BigInt(e.base), true);
+      await libc.sendmsg(sv[0], m, [e.fd]);
+      await libc.waitpid(receiver);
+      await enclCall(sys, await op.set(Op.GET_FROM_BUFFER, 0n), run);
+      log(`sender reads ${(await op.word(1)).toString(16)}`);
+    });
+    expect(log).toEqual([
+      `receiver got ${MAGIC.toString(16)} function ${EEXIT}`,
+      `sender reads ${MAGIC2.toString(16)}`,
+    ]);
+  });
+});
