@@ -1,5 +1,6 @@
 // The SDK layer's public surface.
 export * from './elf/index';
+export * from './enclave/index';
 export * from './errors/index';
 export * from './exec/flat-elf';
 export * from './layout/index';

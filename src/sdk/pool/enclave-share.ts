@@ -166,7 +166,9 @@ export function encodeEnclaveShare(d: EnclaveDescriptor, waitSlots = DEFAULT_WAI
     dv.setBigUint64(at + 8, BigInt(s.size), true);
     dv.setUint32(at + 16, s.prot, true);
   });
-  d.tcs.forEach((t, i) => dv.setBigUint64(p.tcsOff + 8 * i, BigInt(t), true));
+  d.tcs.forEach((t, i) => {
+    dv.setBigUint64(p.tcsOff + 8 * i, BigInt(t), true);
+  });
   out.set(names, p.namesOff);
   return out;
 }
