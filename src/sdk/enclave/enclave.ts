@@ -32,6 +32,7 @@ import { measureEnclave } from '../layout/index';
 import { DEMO_SIGNING_KEY } from '../loader/demo-key';
 import { buildEnclaveWithDriver, check, mapEnclaveSegments, reserveElrange } from '../loader/driver-build';
 import { planEnclave } from '../loader/enclave-plan';
+import type { RuntimeMeta } from '../loader/runtime-info';
 import {
   createEnclaveShare,
   DEFAULT_WAIT_SLOTS,
@@ -122,6 +123,10 @@ export class Enclave {
   }
   get tcsAddresses(): readonly number[] {
     return this.d.tcs.map((t) => this.d.base + t);
+  }
+  /** encl_rt_meta as the enclave sees it (enclave_size and heap_size as the loader wrote them). */
+  get runtimeMeta(): RuntimeMeta {
+    return this.d.runtime.meta;
   }
   get ecallNames(): readonly string[] {
     return this.d.runtime.ecalls;
