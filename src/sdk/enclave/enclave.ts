@@ -188,13 +188,7 @@ export class Enclave {
     if (index < 0) throw new EcallError({ kind: 'unknown-ecall', ecall: name, known: this.ecallNames });
     const { sys, st } = this;
     const pool = st.share.pool;
-    sys.task.kernel.traceTask(sys.task, 'tcs_request', { ecall: name });
     const grant = await pool.acquire(sys);
-    sys.task.kernel.traceTask(sys.task, 'tcs_acquire', {
-      tcs: grant.index,
-      ticket: grant.ticket,
-      waited: grant.waited,
-    });
     let release = true;
     try {
       return await runEcall({
@@ -202,6 +196,8 @@ export class Enclave {
         slot: st.area.slot(grant.index),
         tcsAddr: this.d.base + this.d.tcs[grant.index]!,
         tcsIndex: grant.index,
+        ticket: grant.ticket,
+        waited: grant.waited,
         name,
         index,
         input,
@@ -218,10 +214,7 @@ export class Enclave {
       }
       throw e;
     } finally {
-      if (release) {
-        sys.task.kernel.traceTask(sys.task, 'tcs_release', { tcs: grant.index });
-        await pool.release(sys, grant);
-      }
+      if (release) await pool.release(sys, grant);
     }
   }
 

@@ -69,6 +69,9 @@ export interface EcallCounters {
 
 export interface RunEcallArgs {
   readonly sys: Sys;
+  /** The pool's grant (its ticket and whether the thread slept for it), for the trace. */
+  readonly ticket: number;
+  readonly waited: boolean;
   readonly slot: AreaSlot;
   /** The TCS's linear address and pool index. */
   readonly tcsAddr: number;
@@ -136,22 +139,30 @@ export async function runEcall(a: RunEcallArgs): Promise<EcallResult> {
 async function ecallWith(a: RunEcallArgs, inAddr: number, outAddr: number): Promise<EcallResult> {
   const { sys, slot, name, counters } = a;
   const { input, outLen } = a;
-  if (input.length) await sys.store(inAddr, input);
-  await sys.store(
-    slot.callBlock,
-    encode(CALL_BLOCK, {
-      in: BigInt(inAddr),
-      inLen: BigInt(input.length),
-      out: BigInt(outAddr),
-      outLen: BigInt(outLen),
-      scratch: BigInt(slot.scratch),
-      scratchLen: BigInt(SCRATCH_SIZE),
-    }),
-  );
+  const block = encode(CALL_BLOCK, {
+    in: BigInt(inAddr),
+    inLen: BigInt(input.length),
+    out: BigInt(outAddr),
+    outLen: BigInt(outLen),
+    scratch: BigInt(slot.scratch),
+    scratchLen: BigInt(SCRATCH_SIZE),
+  });
   // struct sgx_enclave_run: the TCS, everything else zero (the selftests zero the exception fields themselves).
-  await sys.store(slot.run, encode(SGX_ENCLAVE_RUN, { tcs: BigInt(a.tcsAddr) }));
+  const run = encode(SGX_ENCLAVE_RUN, { tcs: BigInt(a.tcsAddr) });
+  if (inAddr === slot.input) {
+    // run, call block and input are contiguous in the slot: one store.
+    const all = new Uint8Array(slot.input - slot.run + input.length);
+    all.set(run, 0);
+    all.set(block, slot.callBlock - slot.run);
+    all.set(input, slot.input - slot.run);
+    await sys.store(slot.run, all);
+  } else {
+    if (input.length) await sys.store(inAddr, input);
+    await sys.store(slot.callBlock, block);
+    await sys.store(slot.run, run);
+  }
   counters.ecalls++;
-  trace(sys, 'ecall', { name, tcs: a.tcsIndex });
+  trace(sys, 'ecall', { name, tcs: a.tcsIndex, ticket: a.ticket, waited: a.waited });
 
   let leaf: number = EENTER;
   let rdi = BigInt(EnclCommand.ECALL);
@@ -164,7 +175,10 @@ async function ecallWith(a: RunEcallArgs, inAddr: number, outAddr: number): Prom
     else counters.eresume++;
     const out: VdsoExitInfo = {};
     const r = await vdsoSgxEnterEnclave(sys, { fn: leaf, rdi, rsi, rdx: BigInt(slot.callBlock), run: slot.run }, out);
-    if (r < 0) throw new EcallError({ kind: 'vdso', ecall: name, ret: r });
+    if (r < 0) {
+      trace(sys, 'ecall_ret', { name, tcs: a.tcsIndex, status: 'VDSO' });
+      throw new EcallError({ kind: 'vdso', ecall: name, ret: r });
+    }
     const exit = out.exit!;
     if (exit.kind === 'exception') {
       // sgx_enclave_run.function is EENTER or ERESUME: an exception. Zero the fields for the next report.
@@ -173,7 +187,8 @@ async function ecallWith(a: RunEcallArgs, inAddr: number, outAddr: number): Prom
       await sys.store(slot.run + 12, new Uint8Array(12));
       // An EXCEPTION entry that faults itself, or a fault with no AEX behind it (the ENCLU faulted, e.g. on a
       // busy TCS), cannot be handed to the enclave: report it.
-      if (leaf === EENTER && rdi === BigInt(EnclCommand.EXCEPTION))
+      if (leaf === EENTER && rdi === BigInt(EnclCommand.EXCEPTION)) {
+        trace(sys, 'ecall_ret', { name, tcs: a.tcsIndex, status: 'ENTRY_FAULT' });
         throw new EcallError({
           kind: 'entry-fault',
           ecall: name,
@@ -181,6 +196,7 @@ async function ecallWith(a: RunEcallArgs, inAddr: number, outAddr: number): Prom
           errorCode: exit.errorCode,
           addr: hex(exit.addr),
         });
+      }
       trace(sys, 'ecall_exception', { name, tcs: a.tcsIndex, vector: exit.vector });
       leaf = EENTER;
       rdi = BigInt(EnclCommand.EXCEPTION);

@@ -5,10 +5,10 @@
  * a fork()ed child gets its own copy at the same addresses, and nothing in it is shared between processes.
  *
  * ```
- *   slot + 0x0000   struct sgx_enclave_run (256 bytes), then the call block (128 bytes, 8-aligned)
- *   slot + 0x1000   input buffer   (edge buffer size)
- *   slot + 0x3000   output buffer  (edge buffer size)
- *   slot + 0x5000   scratch area   (SCRATCH_SIZE): ocall input at +0, output at the input length rounded to 16
+ *   slot + 0x000    struct sgx_enclave_run (256 bytes), the call block (128 bytes), then the input buffer (edge
+ *                   buffer size): one store writes all three before an ecall
+ *   then, page aligned, the output buffer (edge buffer size) and the scratch area (SCRATCH_SIZE): ocall input at
+ *                   +0, output at the input length rounded to 16
  * ```
  */
 import { PAGE_SIZE } from '../../hw/index';
@@ -18,7 +18,11 @@ import { check } from '../loader/driver-build';
 /** Bytes of ocall arguments a slot offers (input and output together). */
 export const SCRATCH_SIZE = 4 * PAGE_SIZE;
 
-/** Addresses inside one slot. */
+/** Offsets in a slot: the run struct, the call block right after it, the input right after that. */
+const CALL_BLOCK_AT = 256;
+const INPUT = 384;
+
+/** Addresses inside one slot (run, callBlock and input are contiguous). */
 export interface AreaSlot {
   readonly run: number;
   readonly callBlock: number;
@@ -44,7 +48,7 @@ export class UntrustedArea {
    */
   static async map(sys: Sys, slots: number, bufferSize: number): Promise<UntrustedArea> {
     const buf = Math.ceil(bufferSize / PAGE_SIZE) * PAGE_SIZE;
-    const slotSize = PAGE_SIZE + 2 * buf + SCRATCH_SIZE;
+    const slotSize = Math.ceil((INPUT + buf) / PAGE_SIZE) * PAGE_SIZE + buf + SCRATCH_SIZE;
     const addr = check(
       'mmap untrusted area',
       await sys.mmap(0, slots * slotSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
@@ -54,12 +58,13 @@ export class UntrustedArea {
 
   slot(i: number): AreaSlot {
     const s = this.addr + i * this.slotSize;
+    const output = s + Math.ceil((INPUT + this.bufferSize) / PAGE_SIZE) * PAGE_SIZE;
     return {
       run: s,
-      callBlock: s + 256,
-      input: s + PAGE_SIZE,
-      output: s + PAGE_SIZE + this.bufferSize,
-      scratch: s + PAGE_SIZE + 2 * this.bufferSize,
+      callBlock: s + CALL_BLOCK_AT,
+      input: s + INPUT,
+      output,
+      scratch: output + this.bufferSize,
       bufferSize: this.bufferSize,
     };
   }

@@ -39,7 +39,7 @@ export const ENCLAVE_SHARE = defineLayout('sgxsim_enclave_share', 192, 8, [
   { name: 'nSegments', offset: 36, size: 4, type: 'u32' },
   { name: 'tail', offset: 40, size: 4, type: 'u32', doc: 'next ticket (LOCK XADD)' },
   { name: 'done', offset: 44, size: 4, type: 'u32', doc: 'releases so far: ticket t may run once t < done + nTcs' },
-  { name: 'acquired', offset: 48, size: 4, type: 'u32', doc: 'acquisitions (statistics)' },
+  { name: 'reserved0', offset: 48, size: 4, type: 'reserved' },
   { name: 'waited', offset: 52, size: 4, type: 'u32', doc: 'acquisitions that had to sleep (statistics)' },
   { name: 'metaOff', offset: 56, size: 4, type: 'u32' },
   { name: 'segmentsOff', offset: 60, size: 4, type: 'u32' },
@@ -62,7 +62,6 @@ export interface PoolWords {
   readonly waitSlots: number;
   readonly tail: number;
   readonly done: number;
-  readonly acquired: number;
   readonly waited: number;
   readonly owners: number;
   readonly uses: number;
@@ -181,7 +180,6 @@ export function poolWords(header: Uint8Array): PoolWords {
     waitSlots: h.waitSlots,
     tail: fieldOf('tail'),
     done: fieldOf('done'),
-    acquired: fieldOf('acquired'),
     waited: fieldOf('waited'),
     owners: h.ownersOff,
     uses: h.usesOff,

@@ -9,9 +9,10 @@
  * its own mapping:
  *
  *   acquire: t = LOCK XADD tail, 1        (the ticket fixes the order: FIFO by the scheduler's interleaving)
- *            loop: v = wake[t % slots]; d = done
- *                  if t − d < nTcs: admitted
- *                  futex(&wake[t % slots], FUTEX_WAIT, v)     (shared: the futex key is the memfd's page)
+ *            if t − done < nTcs: admitted  (the uncontended path: two memory accesses)
+ *            else loop: v = wake[t % slots]; d = done
+ *                       if t − d < nTcs: admitted
+ *                       futex(&wake[t % slots], FUTEX_WAIT, v)     (shared: the futex key is the memfd's page)
  *            claim the lowest free owner slot with LOCK CMPXCHG 0 → tid (admission leaves one free)
  *   release: owner[i] = 0; d = LOCK XADD done, 1 + 1
  *            if ticket d + nTcs − 1 was taken: LOCK XADD wake[(d + nTcs − 1) % slots], 1; FUTEX_WAKE all on it
@@ -75,6 +76,7 @@ export interface TcsPoolState {
   readonly owners: readonly number[];
   /** How many times each TCS was taken. */
   readonly uses: readonly number[];
+  /** Acquisitions in all (the sum of `uses`). */
   readonly acquired: number;
   readonly waited: number;
   /** Threads admitted or waiting that have not released yet: tail − done. */
@@ -102,22 +104,25 @@ export class TcsPool {
     const a = this.addr;
     const ticket = await fetchAdd(sys, a + w.tail, 1);
     const wake = a + w.wake + 4 * (ticket % w.waitSlots);
+    const admitted = (done: number) => ((ticket - done) | 0) < w.nTcs;
+    // ticket < done + nTcs, as a signed 32-bit difference: done may be far past a ticket whose wake-up came late.
     let waited = false;
-    for (;;) {
-      const v = await load32(sys, wake);
-      const done = await load32(sys, a + w.done);
-      // ticket < done + nTcs, as a signed 32-bit difference: done may be far past a ticket whose wake-up came late.
-      if (((ticket - done) | 0) < w.nTcs) break;
+    if (!admitted(await load32(sys, a + w.done))) {
       waited = true;
-      // 0, EAGAIN (the word moved: a release happened) and EINTR all mean: look again.
-      await sys.futex(wake, FUTEX_WAIT, v);
+      sys.task.kernel.traceTask(sys.task, 'tcs_wait', { ticket });
+      for (;;) {
+        // The wake word first, then `done` again: a release in between changes the word, so the wait won't sleep.
+        const v = await load32(sys, wake);
+        if (admitted(await load32(sys, a + w.done))) break;
+        // 0, EAGAIN (the word moved: a release happened) and EINTR all mean: look again.
+        await sys.futex(wake, FUTEX_WAIT, v);
+      }
     }
     const tid = sys.task.tid;
     for (;;) {
       for (let i = 0; i < w.nTcs; i++) {
         if ((await cmpxchg(sys, a + w.owners + 4 * i, 0, tid)) !== 0) continue;
         await fetchAdd(sys, a + w.uses + 4 * i, 1);
-        await fetchAdd(sys, a + w.acquired, 1);
         if (waited) await fetchAdd(sys, a + w.waited, 1);
         return { index: i, ticket, waited };
       }
@@ -160,7 +165,7 @@ export class TcsPool {
     return {
       owners,
       uses,
-      acquired: await load32(sys, a + w.acquired),
+      acquired: uses.reduce((x, y) => x + y, 0),
       waited: await load32(sys, a + w.waited),
       outstanding: (tail - done) >>> 0,
     };

@@ -157,18 +157,16 @@ export function toChromeTrace(events: readonly TraceEvent[], o: ChromeTraceOptio
         openEnclave.delete(tid);
         break;
       }
-      case 'tcs_request':
-        openWait.set(tid, { name: 'waiting for a TCS', cat: 'sdk', t: e.t });
+      case 'tcs_wait':
+        openWait.set(tid, { name: 'waiting for a TCS', cat: 'sdk', t: e.t, args: { ticket: d.ticket } });
         break;
-      case 'tcs_acquire': {
+      case 'ecall': {
         const w = openWait.get(tid);
-        if (w && d.waited) span(e.pid, tid, w, e.t, { ticket: d.ticket });
+        if (w) span(e.pid, tid, w, e.t);
         openWait.delete(tid);
-        break;
-      }
-      case 'ecall':
         openEcall.set(tid, { name: `ecall ${String(d.name)}`, cat: 'sdk', t: e.t, args: { tcs: d.tcs } });
         break;
+      }
       case 'ecall_ret': {
         const s = openEcall.get(tid);
         if (s) span(e.pid, tid, s, e.t, { status: d.status });

@@ -68,10 +68,9 @@ interface Building {
   waited: boolean;
 }
 
-/** The SDK's ecalls in the order they started, from its `ecall` … `ecall_ret` trace points. */
+/** The SDK's ecalls in the order they started, from its `ecall` … `ecall_ret` trace points (src/sdk/enclave). */
 export function ecallSpans(events: readonly TraceEvent[]): EcallSpan[] {
   const open = new Map<number, Building>();
-  const waited = new Map<number, boolean>();
   const done: Array<EcallSpan & { readonly order: number }> = [];
   let order = 0;
   const starts = new Map<number, number>();
@@ -79,9 +78,6 @@ export function ecallSpans(events: readonly TraceEvent[]): EcallSpan[] {
     const d = (e.data ?? {}) as Record<string, unknown>;
     const b = open.get(e.tid);
     switch (e.ev) {
-      case 'tcs_acquire':
-        waited.set(e.tid, d.waited === true);
-        break;
       case 'ecall':
         starts.set(e.tid, order++);
         open.set(e.tid, {
@@ -95,7 +91,7 @@ export function ecallSpans(events: readonly TraceEvent[]): EcallSpan[] {
           ocalls: 0,
           eldu: 0,
           ewb: 0,
-          waited: waited.get(e.tid) ?? false,
+          waited: d.waited === true,
         });
         break;
       case 'aex':

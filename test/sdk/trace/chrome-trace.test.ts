@@ -32,9 +32,8 @@ function ev(
 const EVENTS: TraceEvent[] = [
   ev(0, 0, 2, 2, 'spawn', { comm: 'host' }),
   ev(0, 0, 2, 2, 'switch'),
-  ev(1, 0, 2, 2, 'tcs_request', { ecall: 'sha256' }),
-  ev(5, 0, 2, 2, 'tcs_acquire', { tcs: 1, ticket: 3, waited: true }),
-  ev(6, 0, 2, 2, 'ecall', { name: 'sha256', tcs: 1 }),
+  ev(1, 0, 2, 2, 'tcs_wait', { ticket: 3 }),
+  ev(6, 0, 2, 2, 'ecall', { name: 'sha256', tcs: 1, ticket: 3, waited: true }),
   ev(7, 0, 2, 2, 'vdso_enter', { leaf: 2, tcs: 0x1000 }),
   ev(10, 0, 2, 2, 'aex', { reason: 'timer', tcs: 0x1000 }),
   ev(11, 0, 2, 2, 'preempt'),
@@ -48,7 +47,6 @@ const EVENTS: TraceEvent[] = [
   ev(22, 0, 2, 2, 'encls', { leaf: 'ELDU' }),
   ev(25, 0, 2, 2, 'eexit', {}),
   ev(26, 0, 2, 2, 'ecall_ret', { name: 'sha256', tcs: 1, status: 'OK' }),
-  ev(27, 0, 2, 2, 'tcs_release', { tcs: 1 }),
 ];
 
 describe('toChromeTrace', () => {
@@ -73,7 +71,7 @@ describe('toChromeTrace', () => {
     const cpu1 = spans.filter((s) => s.pid === CPU_TRACK_PID && s.tid === 1).map((s) => [s.ts, s.dur, s.args?.tid]);
     expect(cpu0).toEqual([
       [0, 11, 2],
-      [20, 7, 2],
+      [20, 6, 2],
     ]);
     expect(cpu1).toEqual([[12, 4, 3]]);
   });
@@ -85,7 +83,7 @@ describe('toChromeTrace', () => {
       [21, 4, 'ERESUME (AEP)', 'EEXIT'],
     ]);
     expect(find('write()', 3).map((s) => [s.ts, s.dur])).toEqual([[13, 2]]);
-    expect(find('waiting for a TCS', 2).map((s) => [s.ts, s.dur])).toEqual([[1, 4]]);
+    expect(find('waiting for a TCS', 2).map((s) => [s.ts, s.dur, s.args?.ticket])).toEqual([[1, 5, 3]]);
   });
 
   it('marks AEXs and ENCLS leaves as instants, kernel-wide ones on the kernel track', () => {
