@@ -6,6 +6,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RsaPrivateKey } from '../hw/index';
+import type { Sys } from '../kernel/index';
+import { type Enclave, type LoadEnclaveOptions, loadEnclave } from '../sdk/index';
+import { nodeBackend } from './crypto-node';
 import { readSigningKey } from './rsa-key';
 
 /** The repository root (src/node/ is two levels down). */
@@ -41,4 +44,17 @@ export function fileSigningKey(path: string = DEMO_KEY_PATH): () => RsaPrivateKe
     key ??= readSigningKey(path);
     return key;
   };
+}
+
+/**
+ * `loadEnclave()` from a file: the ELF by path or prebuilt name, node:crypto for hashing and signing, and (unless
+ * `key` or `sigstruct` says otherwise) the demo key read from enclaves/keys/demo-key.pem.
+ * @throws Error (ENOENT) for a missing file, and whatever loadEnclave() throws.
+ */
+export function loadEnclaveFile(sys: Sys, nameOrPath: string, o: LoadEnclaveOptions = {}): Promise<Enclave> {
+  return loadEnclave(sys, readEnclaveElf(nameOrPath), {
+    crypto: nodeBackend,
+    ...(o.sigstruct ? {} : { key: fileSigningKey() }),
+    ...o,
+  });
 }

@@ -3,6 +3,7 @@ export { nodeBackend } from './crypto-node';
 export {
   DEMO_KEY_PATH,
   fileSigningKey,
+  loadEnclaveFile,
   PREBUILT_ENCLAVES,
   readEnclaveElf,
   resolveEnclavePath,
