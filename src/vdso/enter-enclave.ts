@@ -108,6 +108,9 @@ function exitRecord(x: EncluExit): Uint8Array {
  */
 export async function vdsoSgxEnterEnclave(sys: Sys, a: VdsoEnterArgs, out?: VdsoExitInfo): Promise<number> {
   const p = platformOf(sys.task.kernel);
+  // The first check of .Lenter_enclave touches nothing, so it comes before the stack a C caller would have.
+  const fn = Number(BigInt.asUintN(32, BigInt(a.fn)));
+  if (fn < EENTER || fn > ERESUME) return -EINVAL.number;
   const g = p.cpus.thread(sys.task);
   const top = await stackTop(sys, g);
   if (top < 0) return top;

@@ -19,9 +19,16 @@ import {
   MAP_ANONYMOUS,
   MAP_FIXED,
   MAP_PRIVATE,
+  MREMAP_FIXED,
+  MREMAP_MAYMOVE,
   PROT_READ,
   PROT_WRITE,
+  SIGKILL,
+  SIGSEGV,
+  SIGUSR1,
   type Sys,
+  WIFSIGNALED,
+  WTERMSIG,
 } from '../../src/kernel/index';
 import { EnclStatus } from '../../src/sdk/index';
 import { EEXIT, type Platform } from '../../src/vdso/index';
@@ -57,6 +64,26 @@ describe('the vDSO mapping', () => {
     expect(bases[1]).toBe(bases[0]);
     expect(maps).toMatch(new RegExp(`^${bases[0]!.toString(16)}-[0-9a-f]+ r-xp .*\\[vdso\\]$`, 'm'));
     expect(p.k.exitStatus(pid)).toBe(0);
+  });
+  it('follows the mapping when it is moved (vdso_mremap()); once unmapped, a call jumps to nothing: SIGSEGV', async () => {
+    const p = platform();
+    const log: string[] = [];
+    const pid = await run1(p, async (sys, libc) => {
+      const e = await buildSample(sys);
+      const run = await Run.alloc(sys, libc, e.base);
+      const op = await OpStruct.alloc(sys, libc);
+      const base = p.vdso.base(sys.task.mm!)!;
+      const to = base - 0x100000;
+      log.push(`mremap ${(await sys.mremap(base, P, P, MREMAP_MAYMOVE | MREMAP_FIXED, to)) === to}`);
+      log.push(`base moved ${p.vdso.base(sys.task.mm!) === to}`);
+      log.push(`call ${await enclCall(sys, await op.set(Op.NOP), run)} ${(await run.read()).function}`);
+      log.push(`munmap ${await sys.munmap(to, P)}`);
+      await enclCall(sys, op.addr, run);
+      log.push('returned');
+    });
+    expect(log).toEqual(['mremap true', 'base moved true', `call 0 ${EEXIT}`, 'munmap 0']);
+    const st = p.k.exitStatus(pid)!;
+    expect(WIFSIGNALED(st) && WTERMSIG(st)).toBe(SIGSEGV);
   });
 });
 
@@ -218,15 +245,6 @@ describe('timer interrupts in enclave mode', () => {
       s.add(e.cpu);
       cpusByTid.set(e.tid, s);
     }
-    console.log(
-      [...cpusByTid.entries()].map(([t, s]) => `${t}:${[...s]}`),
-      p.stats,
-      ev.filter((x) => x.ev === 'preempt').map((x) => `${x.tid}@${x.cpu}`),
-      ev
-        .filter((x) => x.ev === 'switch')
-        .map((x) => `${x.tid}@${x.cpu}`)
-        .join(' '),
-    );
     expect(
       [...cpusByTid.values()].some((s) => s.size > 1),
       'some thread resumed on another CPU',
@@ -257,5 +275,64 @@ describe('the enclave-mode invariant', () => {
     expect(() => p.cpus.bind(p.cpus.thread(b), 0)).toThrow(/enclave mode .* not running/);
     p.lps[0]!.cpu.setMode(3, null);
     expect(() => p.cpus.bind(p.cpus.thread(b), 0)).not.toThrow();
+  });
+});
+
+describe('signals to a thread inside an enclave', () => {
+  it('a handled signal kicks it out (IPI → AEX); the handler runs, even a nested vDSO call; the ecall finishes right', async () => {
+    const p = platform({ costs: { tickCycles: 1e12 } });
+    const log: string[] = [];
+    await run1(p, async (sys) => {
+      const e = await buildCompute(sys);
+      const words = Array.from({ length: 1024 }, (_, i) => (i * 40503) & 0xffff);
+      const state = { tid: 0, done: false };
+      await sys.clone(CLONE_VM | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD, async (ts) => {
+        const tl = new Libc(ts);
+        state.tid = await ts.gettid();
+        const nested = await Run.alloc(ts, tl, e.base + P);
+        await ts.sigaction(SIGUSR1, {
+          handler: async (hs) => {
+            const r = await ecall(hs, tl, nested, ecallIndex('nop'), new Uint8Array(0), 0);
+            log.push(`handler: nested nop status ${r.status}`);
+          },
+        });
+        const run = await Run.alloc(ts, tl, e.base);
+        const r = await ecall(ts, tl, run, ecallIndex('sort'), u32s(...words), 4096);
+        const ok = [...new Uint32Array(r.out.slice().buffer)].join() === [...words].sort((a, b) => a - b).join();
+        log.push(`sort status ${r.status} ok ${ok}`);
+        state.done = true;
+        return 0;
+      });
+      while (!state.tid || p.m.lpsInside().length === 0) await sys.sched_yield();
+      log.push(`tgkill ${await sys.tgkill(await sys.getpid(), state.tid, SIGUSR1)}`);
+      while (!state.done) await sys.sched_yield();
+    });
+    expect(log).toEqual([
+      'tgkill 0',
+      `handler: nested nop status ${EnclStatus.OK}`,
+      `sort status ${EnclStatus.OK} ok true`,
+    ]);
+    expect(p.k.trace.events.some((x) => x.ev === 'aex' && x.data?.reason === 'ipi')).toBe(true);
+  });
+
+  it('SIGKILL of its process takes it out of the enclave; the enclave is released and every EPC page freed', async () => {
+    const p = platform({ costs: { tickCycles: 1e12 } });
+    const { pid: victim } = p.k.spawn(async (sys) => {
+      const libc = new Libc(sys);
+      const e = await buildCompute(sys);
+      const run = await Run.alloc(sys, libc, e.base);
+      await ecall(sys, libc, run, ecallIndex('sort'), u32s(...Array.from({ length: 1024 }, (_, i) => 1024 - i)), 4096);
+      return 0;
+    });
+    const killer = p.k.spawn(async (sys) => {
+      while (p.m.lpsInside().length === 0) await sys.sched_yield();
+      return (await sys.kill(victim, SIGKILL)) === 0 ? 0 : 1;
+    });
+    await p.k.run({ maxSteps: 1_000_000 });
+    const st = p.k.exitStatus(victim)!;
+    expect(WIFSIGNALED(st) && WTERMSIG(st)).toBe(SIGKILL);
+    expect(p.k.exitStatus(killer.pid)).toBe(0);
+    expect(p.m.lpsInside(), 'no processor left in enclave mode').toEqual([]);
+    expect(p.sgx.nrFreePages, 'the enclave was released').toBe(p.sgx.totalPages);
   });
 });

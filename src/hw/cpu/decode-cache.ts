@@ -3,7 +3,8 @@
  * a run of decoded instructions within one page, ending at a control transfer. Writes through any CPU's MMU
  * to a page holding decoded code invalidate that page's blocks (the MMU routes such writes to its slow path),
  * so self-modifying code stays correct. Writers that bypass the MMU (the kernel loading pages, ENCLS
- * EADD/ELDU, DMA) must call `invalidatePage(pfn)` or `invalidateAll()`.
+ * EADD/ELDU, DMA) go through PhysMem's write observers, which the owner of the cache connects to
+ * `invalidatePage(pfn)`; `invalidateAll()` is there for wholesale changes.
  */
 
 import { PAGE_SIZE } from '../mem/page';
