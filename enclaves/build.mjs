@@ -4,6 +4,7 @@
 //
 //   node enclaves/build.mjs                 # rebuild enclaves/prebuilt/*.elf and manifest.json
 //   node enclaves/build.mjs --out DIR       # build into DIR only (tests use this to compare with prebuilt)
+//   node enclaves/build.mjs --out DIR --only compute   # one enclave (`sgxsim demo` builds compute this way)
 //
 // Builds are byte-reproducible for a given gcc and binutils: gcc runs in the source directory with relative
 // file names (so no absolute path reaches .symtab), the build-id note is off, and the linker script discards
@@ -95,9 +96,13 @@ function main(argv) {
   const i = argv.indexOf('--out');
   const outDir = i >= 0 ? argv[i + 1] : PREBUILT;
   if (!outDir) throw new Error('--out needs a directory');
+  const j = argv.indexOf('--only');
+  const only = j >= 0 ? argv[j + 1] : undefined;
+  if (j >= 0 && !ENCLAVES.some((e) => e.name === only)) throw new Error(`--only needs one of ${ENCLAVES.map((e) => e.name).join(', ')}`);
+  if (only && resolve(outDir) === PREBUILT) throw new Error('--only needs --out: the manifest covers every enclave');
   mkdirSync(outDir, { recursive: true });
   const manifest = { toolchain: toolchain(), cflags: CFLAGS, enclaves: {} };
-  for (const e of ENCLAVES) {
+  for (const e of ENCLAVES.filter((x) => !only || x.name === only)) {
     const path = buildEnclave(e, outDir);
     const bytes = readFileSync(path);
     manifest.enclaves[`${e.name}.elf`] = {

@@ -12,16 +12,17 @@
 /* Set once by a panic or an unhandled exception; from then on the enclave refuses ecalls and ORETs. */
 volatile uint64_t encl_rt_aborted;
 
-extern char __encl_base[], __encl_end[];
+extern char __encl_base[];
 
 static uint64_t elrange_base(void)
 {
 	return (uint64_t)(uintptr_t)__encl_base;
 }
 
+/* SECS.SIZE as measured into encl_rt_meta (the link-time size, or what a loader that enlarged ELRANGE wrote). */
 static uint64_t elrange_size(void)
 {
-	return (uint64_t)(uintptr_t)__encl_end - (uint64_t)(uintptr_t)__encl_base;
+	return encl_rt_meta.enclave_size;
 }
 
 int encl_is_outside(const void *p, size_t len)

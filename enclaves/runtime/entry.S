@@ -113,11 +113,12 @@ encl_entry:
 1:	test	$(ENCL_THREAD_SIZE - 1), %r10	/* any other TCS: the aligned block just below it */
 	jnz	.Lbad_tcs
 	/*
-	 * ... and inside the ELRANGE the runtime checks pointers against: a TCS beyond it (a loader that chose a
-	 * larger SECS.SIZE) would have a thread block that "untrusted" buffers could overlap.
+	 * ... and inside the ELRANGE the runtime checks pointers against, encl_rt_meta.enclave_size (measured; a
+	 * loader that enlarges ELRANGE writes it before EADD): a TCS beyond it would have a thread block that
+	 * "untrusted" buffers could overlap.
 	 */
-	lea	__encl_end(%rip), %r11
-	sub	%rbx, %r11
+	mov	(encl_rt_meta + ENCL_META_ENCLAVE_SIZE)(%rip), %r11
+	sub	%r10, %r11
 	cmp	$ENCL_PAGE_SIZE, %r11
 	jl	.Lbad_tcs
 	lea	-ENCL_THREAD_SIZE(%rbx), %r10

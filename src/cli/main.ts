@@ -9,6 +9,7 @@ import { type CliIo, processIo } from './io';
 import { registerKeygen } from './keygen';
 import { registerMeasure } from './measure';
 import { registerPs } from './ps';
+import { registerRun } from './run';
 import { registerSign } from './sign';
 import { registerSigstruct } from './sigstruct';
 import { registerStats } from './stats';
@@ -39,6 +40,7 @@ export function buildProgram(io: CliIo = processIo): Command {
   registerDisasm(program, io);
   registerDemo(program, io);
   registerPs(program, io);
+  registerRun(program, io);
   registerStats(program, io);
   return program;
 }

@@ -11,21 +11,29 @@ async function run(args: string[]): Promise<{ code: number; out: string }> {
 }
 
 describe('sgxsim demo', () => {
-  it('builds the sample enclave through the driver, shares it, evicts and reloads a page, and pages under pressure', async () => {
+  it('loads compute with the SDK, shares it with a forked and an SCM_RIGHTS process, queues threads on 4 TCS and pages', async () => {
     const { code, out } = await run(['demo']);
     expect(code, out).toBe(0);
     expect(out).toContain('SECS.MRENCLAVE = the offline measurement');
-    expect(out).toMatch(/host reads see ff ff ff ff/);
-    // The page is mapped in all three mms, gone from all three after the eviction, and back in all three.
+    expect(out).toMatch(/4 TCS \(2 built in \+ 2 added after the heap\)/);
+    expect(out).toMatch(/B \(pid \d+\) = fork\(\) of A/);
     expect(out).toMatch(
-      /PTEs: (\w → EPC 0x[0-9a-f]+, ){2}\w → EPC 0x[0-9a-f]+\n[\s\S]*PTEs: \w none, \w none, \w none/,
+      /C \(pid \d+\), forked before the enclave existed, gets both fds over a unix socket \(SCM_RIGHTS\)/,
     );
-    expect(out).toMatch(/mm_list: \w=pid \d+, \w=pid \d+, \w=pid \d+; refcount 4/);
-    expect(out).toMatch(/EPC: 12 pages used while they ran, 0 after \(no leak\)/);
-    expect(out).toMatch(/256\/256 intact/);
-    expect(out).toMatch(/EPC after exit: 0 of 64 used/);
+    // The timeline: one lane per TCS, every ecall accounted for, all digests right, threads waited, no #GP.
+    expect(out.match(/^ {3}TCS \d: /gm)).toHaveLength(4);
+    expect(out).toContain('48/48 digests = node:crypto');
+    expect(out).toMatch(/; [1-9]\d* ecalls waited for a TCS; #GP from EENTER on a busy TCS: 0/);
+    // mm_list and the zap across the three mms: mapped, gone from all three after EWB, back in all three.
+    expect(out).toMatch(/mm_list: [ABC], [ABC], [ABC]; refcount \d+/);
+    expect(out).toMatch(
+      /entry point, 0x[0-9a-f]+: A → EPC 0x[0-9a-f]+, B → EPC 0x[0-9a-f]+, C → EPC 0x[0-9a-f]+\n.*written out: A none, B none, C none\n.*[1-9]\d* ELDU, and each mm faults its PTE back: A → EPC/,
+    );
+    expect(out.match(/ocall print in [ABC]: hello from the compute enclave/g)).toHaveLength(3);
+    expect(out).toMatch(/AEX \d+ \([1-9]\d* interrupts/);
+    expect(out).toMatch(/EPC paging: EWB [1-9]\d*, ELDU [1-9]\d*/);
+    expect(out).toContain('EPC 0 of 48 pages used (no leak)');
     expect(out).not.toContain('MISMATCH');
-    expect(out).not.toContain('CORRUPTED');
   });
 
   it('is deterministic: two runs print the same thing', async () => {

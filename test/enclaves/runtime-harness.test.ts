@@ -276,10 +276,31 @@ describe.skipIf(!hasGcc())('the compute enclave on the runtime, run natively by 
   });
 
   it('refuses a loader-added TCS whose thread block breaks the convention (BAD_TCS)', () => {
-    for (const tcs of ['0x30000', '0x31000']) {
-      const out = run(COMPUTE, ['raw 2 2 1 0 block'], ['--elrange', '0x40000', '--extra-tcs', tcs]);
+    const meta = `0x${symbol(COMPUTE, 'encl_rt_meta').toString(16)}`;
+    for (const [tcs, options] of [
+      // beyond encl_rt_meta.enclave_size: ELRANGE was enlarged but the measured size was not
+      ['0x30000', []],
+      // not at a multiple of the thread size, even inside the enlarged size
+      ['0x31000', ['--meta-size', meta]],
+    ] as const) {
+      const out = run(COMPUTE, ['raw 2 2 1 0 block'], ['--elrange', '0x40000', '--extra-tcs', tcs, ...options]);
       expect(out[0], `TCS at ${tcs}`).toMatch(new RegExp(`^raw status=${EnclStatus.BAD_TCS} `));
     }
+  });
+
+  it('runs ecalls on a loader-added TCS once encl_rt_meta.enclave_size covers it', () => {
+    const meta = `0x${symbol(COMPUTE, 'encl_rt_meta').toString(16)}`;
+    const data = Buffer.from('an extra thread');
+    const r = results(
+      run(
+        COMPUTE,
+        [`ecall 2 ${ix('sha256')} ${h(data)} 32`, `ecall 0 ${ix('crc32')} ${h(data)} 4`],
+        ['--elrange', '0x40000', '--extra-tcs', '0x30000', '--meta-size', meta],
+      ),
+    );
+    expect(r[0]?.status, 'status on the extra TCS').toBe(EnclStatus.OK);
+    expect(hex(r[0]!.out), 'sha256 on the extra TCS').toBe(createHash('sha256').update(data).digest('hex'));
+    expect(r[1]?.ret, 'crc32 on TCS 0 of the enlarged enclave').toBe(BigInt(crc32(data)));
   });
 });
 

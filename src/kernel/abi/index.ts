@@ -3,6 +3,7 @@ export * from './errno';
 export * from './fcntl';
 export * from './futex';
 export * from './ioctl';
+export * from './memfd';
 export * from './mman';
 export * from './resource';
 export * from './sched';

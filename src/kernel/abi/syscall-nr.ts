@@ -30,6 +30,7 @@ export const NR = {
   wait4: 61,
   kill: 62,
   fcntl: 72,
+  ftruncate: 77,
   getrlimit: 97,
   setpgid: 109,
   getppid: 110,
@@ -46,6 +47,7 @@ export const NR = {
   openat: 257,
   dup3: 292,
   prlimit64: 302,
+  memfd_create: 319,
 } as const;
 
 export type SyscallName = keyof typeof NR;

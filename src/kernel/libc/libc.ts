@@ -95,6 +95,33 @@ export class Libc {
     await this.sys.store(addr, b);
   }
 
+  /** LOCK CMPXCHG of a u32: stores `desired` if the word equals `expected`. @returns the old value. */
+  async cmpxchgU32(addr: number, expected: number, desired: number): Promise<number> {
+    const old = await this.sys.atomic(addr, 4, (b) => {
+      const dv = new DataView(b.buffer, b.byteOffset, 4);
+      if (dv.getUint32(0, true) === expected >>> 0) dv.setUint32(0, desired >>> 0, true);
+      return b;
+    });
+    return new DataView(old.buffer, old.byteOffset, 4).getUint32(0, true);
+  }
+
+  /** LOCK XADD of a u32 (wrapping). @returns the old value. */
+  async fetchAddU32(addr: number, delta: number): Promise<number> {
+    const old = await this.sys.atomic(addr, 4, (b) => {
+      const dv = new DataView(b.buffer, b.byteOffset, 4);
+      dv.setUint32(0, (dv.getUint32(0, true) + delta) >>> 0, true);
+      return b;
+    });
+    return new DataView(old.buffer, old.byteOffset, 4).getUint32(0, true);
+  }
+
+  /** memfd_create() with a JS string name. @returns the fd, or -errno. */
+  async memfdCreate(name: string, flags = 0): Promise<number> {
+    const p = await this.cstr(name);
+    if (isErrorReturn(p)) return p;
+    return this.sys.memfd_create(p, flags);
+  }
+
   async readU64(addr: number): Promise<bigint> {
     const b = await this.sys.load(addr, 8);
     return new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0, true);

@@ -113,7 +113,14 @@ function execute(k: Kernel, t: Task, cpu: Cpu, e: Entry): Exec {
       const mm = t.mm;
       if (!mm) throw new Error('user access from a kernel thread');
       const before = mm.faults;
-      const r = userAccess(mm, req.addr, req.len, req.data);
+      let r = userAccess(mm, req.addr, req.len, req.data);
+      // A locked read-modify-write: nothing else runs between its load and its store (SDM Vol. 3A §9.1.2.2).
+      // A store fault after the load leaves memory unchanged, and the whole instruction is re-executed.
+      if (req.rmw && r.kind === 'ok') {
+        const old = r.data;
+        const w = userAccess(mm, req.addr, req.len, req.rmw(old.slice()));
+        r = w.kind === 'ok' ? { kind: 'ok', data: old } : w;
+      }
       const faults = mm.faults - before;
       t.minflt += faults;
       chargeSys(t, cpu, faults * k.costs.pageFault);

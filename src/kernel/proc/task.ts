@@ -31,8 +31,17 @@ export type KernelRequest =
   /** First return to user mode of a new thread (ret_from_fork). */
   | { readonly kind: 'start' }
   | { readonly kind: 'syscall'; readonly nr: number; readonly args: readonly unknown[] }
-  /** A user-mode load (no data) or store (data) by host code. */
-  | { readonly kind: 'access'; readonly addr: number; readonly len: number; readonly data?: Uint8Array }
+  /**
+   * A user-mode load (no data) or store (data) by host code; with `rmw`, one locked read-modify-write
+   * instruction (LOCK CMPXCHG, LOCK XADD, XCHG): `rmw` maps the old bytes to the new ones, atomically.
+   */
+  | {
+      readonly kind: 'access';
+      readonly addr: number;
+      readonly len: number;
+      readonly data?: Uint8Array;
+      readonly rmw?: (old: Uint8Array) => Uint8Array;
+    }
   | { readonly kind: 'guest'; readonly runner: GuestRunner }
   /** A kernel function at a scheduling point (kernel threads, tests). */
   | { readonly kind: 'call'; readonly name: string; readonly fn: (t: Task) => CallResult }

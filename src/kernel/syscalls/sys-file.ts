@@ -49,7 +49,7 @@ export function nofile(t: Task): number {
 }
 
 /** The lowest free fd below RLIMIT_NOFILE, or EMFILE (get_unused_fd_flags()). */
-function unusedFd(t: Task): number | Errno {
+export function unusedFd(t: Task): number | Errno {
   const files = t.files!;
   let fd = 0;
   while (files.get(fd)) fd++;

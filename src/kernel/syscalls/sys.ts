@@ -70,6 +70,13 @@ export class Sys {
   ioctl(fd: number, cmd: number, arg = 0): Promise<number> {
     return this.syscall(NR.ioctl, fd, cmd, arg);
   }
+  /** memfd_create(2): `name` is a pointer to a C string. */
+  memfd_create(name: number, flags: number): Promise<number> {
+    return this.syscall(NR.memfd_create, name, flags);
+  }
+  ftruncate(fd: number, length: number): Promise<number> {
+    return this.syscall(NR.ftruncate, fd, length);
+  }
 
   // ---- memory -------------------------------------------------------------------------------------
 
@@ -233,6 +240,15 @@ export class Sys {
   /** A user-mode store; faults as {@link load}. */
   async store(addr: number, bytes: Uint8Array): Promise<void> {
     await this.call({ kind: 'access', addr, len: bytes.length, data: bytes });
+  }
+
+  /**
+   * A locked read-modify-write instruction by host code (LOCK CMPXCHG, LOCK XADD, XCHG): `op` gets the `len`
+   * old bytes and returns the new ones; no other thread runs in between. Faults as {@link store}.
+   * @returns the old bytes.
+   */
+  async atomic(addr: number, len: number, op: (old: Uint8Array) => Uint8Array): Promise<Uint8Array> {
+    return (await this.call({ kind: 'access', addr, len, rmw: op })) as Uint8Array;
   }
 
   // ---- guest code and kernel functions ------------------------------------------------------------

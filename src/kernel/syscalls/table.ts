@@ -16,6 +16,7 @@ import {
   sysWrite,
 } from './sys-file';
 import { sysFutex } from './sys-futex';
+import { sysFtruncate, sysMemfdCreate } from './sys-memfd';
 import { sysMmap, sysMprotect, sysMremap, sysMunmap } from './sys-mmap';
 import { sysGetrlimit, sysPrlimit64, sysSetrlimit } from './sys-rlimit';
 import {
@@ -118,6 +119,12 @@ export const SYSCALL_TABLE: readonly SyscallEntry[] = Object.freeze([
   row('wait4', sysWait4),
   row('kill', sysKill),
   row('fcntl', sysFcntl, 'partial', 'F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL, F_SETFL.'),
+  row(
+    'ftruncate',
+    sysFtruncate,
+    'partial',
+    'shmem files (memfd) only: the other files are devices, sockets and directories (EINVAL). No RLIMIT_FSIZE, no seals.',
+  ),
   row('getrlimit', sysGetrlimit),
   row('setpgid', sysSetpgid, 'partial', 'No sessions, so no EPERM cases.'),
   row('getppid', sysGetppid),
@@ -134,6 +141,12 @@ export const SYSCALL_TABLE: readonly SyscallEntry[] = Object.freeze([
   row('openat', sysOpenat, 'partial', 'As open.'),
   row('dup3', sysDup3),
   row('prlimit64', sysPrlimit64),
+  row(
+    'memfd_create',
+    sysMemfdCreate,
+    'partial',
+    'A shmem file sized with ftruncate and mapped with mmap; no read/write/lseek on it, MFD_ALLOW_SEALING is accepted but F_ADD_SEALS is not modelled, MFD_HUGETLB is ENOSYS (no hugetlbfs).',
+  ),
 ]);
 
 export const SYSCALLS_BY_NR: ReadonlyMap<number, SyscallEntry> = new Map(SYSCALL_TABLE.map((e) => [e.nr, e]));

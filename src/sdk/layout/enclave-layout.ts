@@ -56,6 +56,12 @@ export type EnclaveSegment =
       readonly kind: 'heap';
       readonly phdr: -1;
       readonly bytes: null;
+    })
+  | (SegmentBase & {
+      /** Added by a loader beyond the ELF (e.g. an extra TCS page or its thread block); measured. */
+      readonly kind: 'thread';
+      readonly phdr: -1;
+      readonly bytes: Uint8Array;
     });
 
 /** One page as ENCLS[EADD] sees it. */
@@ -227,7 +233,15 @@ export function buildEnclaveLayout(file: Uint8Array, options: EnclaveLayoutOptio
     });
   }
   const imageSize = prevEnd + heapSize;
+  const { pages, tcs } = segmentPages(segments);
+  return { elf, segments, pages, tcs, imageSize, size: enclaveSizeFor(imageSize), ssaFrameSize, heapSize };
+}
 
+/**
+ * The pages of `segments` in EADD order, and the TCS pages among them decoded (every page whose SECINFO type is
+ * PT_TCS). For loaders that assemble a layout from their own segments.
+ */
+export function segmentPages(segments: readonly EnclaveSegment[]): { pages: EnclavePage[]; tcs: TcsPage[] } {
   const pages: EnclavePage[] = [];
   const tcs: TcsPage[] = [];
   for (const [i, seg] of segments.entries()) {
@@ -242,11 +256,10 @@ export function buildEnclaveLayout(file: Uint8Array, options: EnclaveLayoutOptio
         bytes,
         segment: i,
       });
-      if (seg.kind === 'tcs') tcs.push(decodeTcs(seg.offset + o, bytes));
+      if (pageType === PageType.TCS) tcs.push(decodeTcs(seg.offset + o, bytes));
     }
   }
-
-  return { elf, segments, pages, tcs, imageSize, size: enclaveSizeFor(imageSize), ssaFrameSize, heapSize };
+  return { pages, tcs };
 }
 
 function decodeTcs(offset: number, page: Uint8Array): TcsPage {

@@ -8,6 +8,7 @@ export {
   type EnclaveSegment,
   enclaveSizeFor,
   Prot,
+  segmentPages,
   type TcsPage,
 } from './enclave-layout';
 export { measureEnclave } from './measure-enclave';

@@ -15,7 +15,7 @@
  * after every EEXIT, printing "abi ..." lines when one is broken.
  *
  * Usage: sgx-lite ELF SIZE HEAP [--isvsvn N] [--cpusvn B] [--mrsigner S] [--mrenclave S] [--no-exinfo]
- *                  [--scratch N] [--extra-tcs OFF --elrange SIZE]
+ *                  [--scratch N] [--extra-tcs OFF --elrange SIZE [--meta-size META_OFF]]
  * Commands on stdin, one per line (TCS = index into the TCS list; HEX or - for no bytes):
  *   ecall TCS INDEX HEX OUTLEN     run an ecall; serve ocalls; on an exception: EXCEPTION entry, then ERESUME
  *   ecall! TCS INDEX HEX OUTLEN    the same, but stop at the first exception
@@ -672,7 +672,8 @@ static void raw(int ti, uint64_t leaf, uint64_t rdi, uint64_t rsi, const char *b
 
 /* ---- Loading ---- */
 
-static void load(const char *path, uint64_t size, uint64_t heap, uint64_t elrange, uint64_t extra_tcs)
+static void load(const char *path, uint64_t size, uint64_t heap, uint64_t elrange, uint64_t extra_tcs,
+		 uint64_t meta_at)
 {
 	int fd = open(path, O_RDONLY);
 	struct stat st;
@@ -735,6 +736,9 @@ static void load(const char *path, uint64_t size, uint64_t heap, uint64_t elrang
 			}
 		}
 	}
+	/* A loader that enlarges ELRANGE writes the new size into encl_rt_meta before EADD (abi.h). */
+	if (meta_at)
+		memcpy(E.base + meta_at + ENCL_META_ENCLAVE_SIZE, &E.size, 8);
 	if (heap && mmap(E.base + end, heap, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1,
 			 0) == MAP_FAILED)
 		die("cannot map the heap");
@@ -759,7 +763,7 @@ static void load(const char *path, uint64_t size, uint64_t heap, uint64_t elrang
 int main(int argc, char **argv)
 {
 	char line[1 << 17], cmd[16], hex[1 << 17], block[64];
-	uint64_t elrange = 0, extra = 0;
+	uint64_t elrange = 0, extra = 0, meta_at = 0;
 	stack_t ss;
 	struct sigaction sa;
 
@@ -790,6 +794,8 @@ int main(int argc, char **argv)
 			elrange = strtoull(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "--extra-tcs") && i + 1 < argc)
 			extra = strtoull(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--meta-size") && i + 1 < argc)
+			meta_at = strtoull(argv[++i], NULL, 0);
 		else
 			die("unknown option");
 	}
@@ -798,7 +804,7 @@ int main(int argc, char **argv)
 
 		/* --mrenclave overrides the ELF hash; load() would otherwise set it. */
 		memcpy(keep, E.mrenclave, 32);
-		load(argv[1], strtoull(argv[2], NULL, 0), strtoull(argv[3], NULL, 0), elrange, extra);
+		load(argv[1], strtoull(argv[2], NULL, 0), strtoull(argv[3], NULL, 0), elrange, extra, meta_at);
 		for (int i = 4; i < argc; i++)
 			if (!strcmp(argv[i], "--mrenclave"))
 				memcpy(E.mrenclave, keep, 32);

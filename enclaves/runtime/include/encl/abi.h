@@ -43,7 +43,9 @@
  * (symbol encl_threads). Any other TCS page at enclave offset t (added by a loader, or by SGX2 EAUG + EMODT)
  * must satisfy t % ENCL_THREAD_SIZE == 0 and t + 4096 <= the enclave size (encl_rt_meta.enclave_size), and uses
  * the block just below it, [t - ENCL_THREAD_SIZE, t), with TCS.OSSA = t - ENCL_THREAD_SIZE and TCS.NSSA =
- * ENCL_NSSA; the block's pages start out zero and must be measured (or EAUGed and EACCEPTed).
+ * ENCL_NSSA; the block's pages start out zero and must be measured (or EAUGed and EACCEPTed). A loader makes
+ * room for such TCSs by choosing a larger SECS.SIZE and writing it to encl_rt_meta.enclave_size (and the heap
+ * it adds to heap_size) in the image before EADD, so MRENCLAVE covers the size the runtime checks against.
  */
 #define ENCL_THREAD_SHIFT	15
 #define ENCL_THREAD_SIZE	(1 << ENCL_THREAD_SHIFT)
@@ -152,6 +154,10 @@
 #define ENCL_TD_ABORTING	240	/* 1 once the current ecall started to abort */
 #define ENCL_TD_END		248
 
+/* struct encl_rt_meta offsets the entry stub reads and a loader that enlarges ELRANGE writes. */
+#define ENCL_META_HEAP_SIZE	80
+#define ENCL_META_ENCLAVE_SIZE	88
+
 #ifndef __ASSEMBLER__
 #include <stddef.h>
 #include <stdint.h>
@@ -208,8 +214,8 @@ struct encl_rt_meta {
 	uint64_t threads;		/* enclave offset of thread block 0 */
 	uint64_t entry;			/* OENTRY */
 	uint64_t heap;			/* enclave offset of the heap */
-	uint64_t heap_size;		/* the heap the layout assumes */
-	uint64_t enclave_size;		/* required SECS.SIZE */
+	uint64_t heap_size;		/* the heap the loader adds (ENCL_HEAP_SIZE unless the loader wrote more) */
+	uint64_t enclave_size;		/* SECS.SIZE and the runtime's ELRANGE bound; a loader may enlarge both */
 	uint64_t edge_buf_size;
 	uint64_t stack_size;
 	uint64_t call_block_size;
@@ -268,6 +274,8 @@ _Static_assert(offsetof(struct encl_thread, xblock) == ENCL_TD_XBLOCK, "td.xbloc
 _Static_assert(offsetof(struct encl_thread, aborting) == ENCL_TD_ABORTING, "td.aborting");
 
 _Static_assert(sizeof(struct encl_rt_meta) == ENCL_META_SIZE, "meta size");
+_Static_assert(offsetof(struct encl_rt_meta, heap_size) == ENCL_META_HEAP_SIZE, "meta.heap_size");
+_Static_assert(offsetof(struct encl_rt_meta, enclave_size) == ENCL_META_ENCLAVE_SIZE, "meta.enclave_size");
 _Static_assert(sizeof(struct encl_ecall) == 16, "ecall entry size");
 
 _Static_assert(ENCL_TB_SSA + ENCL_NSSA * ENCL_SSA_FRAME_PAGES * ENCL_PAGE_SIZE <= ENCL_TB_EDGE_BUF, "SSA fits");
