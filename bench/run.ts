@@ -7,7 +7,7 @@ import { arch, cpus, platform } from 'node:os';
 import { join } from 'node:path';
 import { type Bench, table } from './lib';
 
-const MODULES = ['sgx.ts', 'cpu.ts', 'vdso.ts', 'ecall.ts'] as const satisfies readonly string[];
+const MODULES = ['sgx.ts', 'cpu.ts', 'vdso.ts', 'ecall.ts', 'paging.ts'] as const satisfies readonly string[];
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);

@@ -4,7 +4,8 @@
  * op structs (defines.h) in untrusted memory, and a zeroed struct sgx_enclave_run per call site.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type LoadedEnclave, loadEnclave } from '../../src/cli/sgx-load';
 import { decode, encode, PAGE_SIZE } from '../../src/hw/index';
 import { Libc, type Sys } from '../../src/kernel/index';
@@ -20,7 +21,7 @@ import {
   vdsoSgxEnterEnclave,
 } from '../../src/vdso/index';
 
-export const ROOT = join(__dirname, '../..');
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 export const P = PAGE_SIZE;
 
 /** The selftests' magic values (main.c). */
