@@ -1,6 +1,7 @@
 /**
- * The virtual-time cost model (DESIGN.md §6): cycles charged per instruction class and per SGX operation, so a
- * run can report roughly what it would cost on real hardware. Figures are published measurements on Skylake-era
+ * The hardware half of the virtual-time cost model (DESIGN.md §6): cycles charged per instruction and per SGX
+ * operation, so a run can report roughly what it would cost on real hardware. The kernel's half (syscalls, page
+ * faults, context switches, IPIs, the clock rate) is src/kernel/sched/cost-model.ts. Figures are published measurements on Skylake-era
  * client parts; each row names its source. They are estimates for reporting, not a timing model of the pipeline.
  *
  * Sources (approximate, order-of-magnitude figures; the rows are calibrated so the totals match them):
@@ -14,8 +15,6 @@
  */
 
 export const CostModel = {
-  /** Nominal clock used to turn cycles into (virtual) seconds. */
-  hz: 3_000_000_000,
   /** Average cycles per interpreted instruction (ordinary integer/SSE code). */
   instruction: 1,
   /** ENCLU transitions (HotCalls, Eleos). */
@@ -43,19 +42,6 @@ export const CostModel = {
   ewb: 12_000,
   eldu: 10_000,
   edbg: 500,
-  /** A kernel page-fault entry and exit without SGX work. */
-  pageFaultEntry: 1_000,
-  /** An IPI delivery to another CPU. */
-  ipi: 2_000,
-  /** A syscall entry/exit. */
-  syscall: 150,
-  /** A context switch between threads. */
-  contextSwitch: 2_000,
 } as const;
 
-export type CostItem = keyof Omit<typeof CostModel, 'hz'>;
-
-/** Virtual nanoseconds for a number of cycles. */
-export function cyclesToNs(cycles: number): number {
-  return (cycles * 1e9) / CostModel.hz;
-}
+export type CostItem = keyof typeof CostModel;
