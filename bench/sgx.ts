@@ -104,7 +104,7 @@ function measurementRow(): BenchRow {
   };
 }
 
-function pagingRow(): BenchRow {
+export function pagingRow(): BenchRow {
   const PAGES = 256;
   const m = buildEnclave(new Uint8Array(randomBytes(PAGES * PAGE_SIZE)), false);
   // One VA page after the enclave pages.

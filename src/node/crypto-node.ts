@@ -33,6 +33,19 @@ function aesBlock(key: Uint8Array, block: Uint8Array): Uint8Array {
   return new Uint8Array(c.update(block));
 }
 
+/**
+ * A plain Uint8Array over a Buffer's bytes, without copying. Callers get Uint8Array semantics (slice() copies),
+ * never a Buffer, whose slice() would alias.
+ */
+function view(b: Buffer): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** update() output followed by final() output; GCM's final() is empty, so usually no copy at all. */
+function joined(a: Buffer, b: Buffer): Uint8Array {
+  return b.length === 0 ? view(a) : new Uint8Array(Buffer.concat([a, b]));
+}
+
 function b64url(x: bigint): string {
   return Buffer.from(bigIntToBe(x, Math.ceil(x.toString(16).length / 2))).toString('base64url');
 }
@@ -75,15 +88,16 @@ export const nodeBackend: CryptoBackend = {
   aesGcmEncrypt(key, iv, plaintext, aad) {
     const c = createCipheriv('aes-128-gcm', key, iv);
     c.setAAD(aad);
-    const ct = Buffer.concat([c.update(plaintext), c.final()]);
-    return { ciphertext: new Uint8Array(ct), tag: new Uint8Array(c.getAuthTag()) };
+    const ct = joined(c.update(plaintext), c.final());
+    return { ciphertext: ct, tag: view(c.getAuthTag()) };
   },
   aesGcmDecrypt(key, iv, ciphertext, aad, tag) {
     const d = createDecipheriv('aes-128-gcm', key, iv);
     d.setAAD(aad);
     d.setAuthTag(tag);
+    const pt = d.update(ciphertext);
     try {
-      return new Uint8Array(Buffer.concat([d.update(ciphertext), d.final()]));
+      return joined(pt, d.final());
     } catch {
       return null;
     }

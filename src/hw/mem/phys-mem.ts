@@ -159,13 +159,22 @@ export class PhysMem {
   }
 
   readU64(pa: number): bigint {
-    return new DataView(this.read(pa, 8).buffer).getBigUint64(0, true);
+    const off = pa % PAGE_SIZE;
+    if (off > PAGE_SIZE - 8) return new DataView(this.read(pa, 8).buffer).getBigUint64(0, true);
+    const p = this.peekPage(Math.floor(pa / PAGE_SIZE));
+    return new DataView(p.buffer, p.byteOffset).getBigUint64(off, true);
   }
 
   writeU64(pa: number, v: bigint): void {
-    const b = new Uint8Array(8);
-    new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, v), true);
-    this.write(pa, b);
+    const off = pa % PAGE_SIZE;
+    if (off > PAGE_SIZE - 8) {
+      const b = new Uint8Array(8);
+      new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, v), true);
+      this.write(pa, b);
+      return;
+    }
+    const p = this.page(Math.floor(pa / PAGE_SIZE));
+    new DataView(p.buffer, p.byteOffset).setBigUint64(off, BigInt.asUintN(64, v), true);
   }
 
   /** Copies one whole page. */

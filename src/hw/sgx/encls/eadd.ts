@@ -5,7 +5,7 @@ import { secinfoPageType } from '../epcm';
 import { decode, getField, PAGEINFO, reservedAreZero, SECINFO, SECS, setField, TCS } from '../layout/index';
 import { adjustChildCount, hiddenU64 } from '../secs-hidden';
 import type { SgxMachine } from '../sgx-machine';
-import { addrOk, epcIndex, pointer, readMem, regAddr, sgxPf } from './operands';
+import { addrOk, epcIndex, pointer, readMem, readMemView, regAddr, sgxPf } from './operands';
 import { DONE, type EnclsOutcome, type EnclsRegs, faulted } from './outcome';
 
 /**
@@ -54,8 +54,10 @@ export function eadd(m: SgxMachine, regs: EnclsRegs): EnclsOutcome {
   // "IF (EPCM(DS:TMP_SECS).VALID = 0 or EPCM(DS:TMP_SECS).PT ≠ PT_SECS) THEN #PF(DS:TMP_SECS)"
   if (m.epcm.get(secs)?.pt !== PageType.SECS) return faulted(sgxPf(secsPa, false));
   // "DS:RCX[32767:0] ← DS:TMP_SRCPGE[32767:0]"
-  const content = readMem(m, srcPa, PAGE_SIZE);
-  if (isFault(content)) return faulted(content);
+  const source = readMemView(m, srcPa, PAGE_SIZE);
+  if (isFault(source)) return faulted(source);
+  // A TCS gets fields forced below, so it works on a copy; other pages go straight from the source.
+  const content = pt === PageType.TCS ? source.slice() : source;
   const secsPage = m.epcPage(secs);
   const attributes = getField(SECS, secsPage, 0, 'attributes');
   if (pt === PageType.TCS) {

@@ -8,7 +8,7 @@ import { openPage } from '../paging-crypto';
 import { adjustChildCount, hiddenU64 } from '../secs-hidden';
 import type { SgxMachine } from '../sgx-machine';
 import { entryEpoch } from '../tracking';
-import { addrOk, epcIndex, pointer, readMem, regAddr, sgxPf } from './operands';
+import { addrOk, epcIndex, pointer, readMem, readMemView, regAddr, sgxPf } from './operands';
 import { type EnclsOutcome, type EnclsRegs, failure, faulted, success } from './outcome';
 
 /**
@@ -58,7 +58,7 @@ export function loadPage(m: SgxMachine, regs: EnclsRegs, blocked: boolean): Encl
     secs = s;
     eid = hiddenU64(m.epcPage(s), 'eid');
   }
-  const ciphertext = readMem(m, srcPa, PAGE_SIZE);
+  const ciphertext = readMemView(m, srcPa, PAGE_SIZE);
   if (isFault(ciphertext)) return faulted(ciphertext);
   // "TMP_VER ← DS:RDX[63:0]"; "{DS:RCX, TMP_MAC} ← AES_GCM_DEC(CR_BASE_PK, TMP_VER << 32, TMP_HEADER, …)"
   const version = m.physMem.readU64(slotPa);

@@ -67,6 +67,18 @@ export function readMem(m: SgxMachine, pa: number, len: number): Uint8Array | Cp
   return m.physMem.read(pa, len);
 }
 
+/**
+ * As readMem, but a RAM operand within one page comes back as a view of the live page instead of a copy: for
+ * leaves that consume the bytes before they write anything (ELDU's ciphertext, EADD's source page).
+ */
+export function readMemView(m: SgxMachine, pa: number, len: number): Uint8Array | CpuFault {
+  if (!mapped(m, pa)) return pf(pa, 0);
+  if (m.epc.isEpc(pa)) return new Uint8Array(len).fill(0xff);
+  const off = pa % PAGE_SIZE;
+  if (off + len > PAGE_SIZE) return m.physMem.read(pa, len);
+  return m.physMem.peekPage(Math.floor(pa / PAGE_SIZE)).subarray(off, off + len);
+}
+
 /** A write to a non-EPC operand would fault: checked before a leaf commits anything. */
 export function writeFault(m: SgxMachine, pa: number): CpuFault | undefined {
   return mapped(m, pa) ? undefined : pf(pa, PfErr.W);
