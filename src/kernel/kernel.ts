@@ -16,7 +16,7 @@ import { outOfMemory } from './proc/oom';
 import { defaultRlimits, Process } from './proc/process';
 import { SigHand } from './proc/sighand';
 import { Signals } from './proc/signals';
-import { stepTask } from './proc/step';
+import { returnedFromUser, stepTask } from './proc/step';
 import { type CallResult, Task } from './proc/task';
 import { type KernelSnapshot, snapshot } from './ps';
 import { type CostModel, DEFAULT_COSTS } from './sched/cost-model';
@@ -180,6 +180,7 @@ export class Kernel {
           next?.cpumask.add(cpu.id);
           for (const l of this.switchListeners) l(cpu.id, prev, next);
         },
+        returnedFromUser: (t, cpu) => returnedFromUser(this, t, cpu),
       },
     );
     this.init = new Process(this.allocPid(), 1, 'init', defaultRlimits(this.limits.nofile), 0, true);
@@ -306,13 +307,14 @@ export class Kernel {
     return r;
   }
 
-  private async step(t: Task, cpu: Cpu): Promise<void> {
-    await stepTask(this, t, cpu);
+  private step(t: Task, cpu: Cpu): boolean {
+    const hostRuns = stepTask(this, t, cpu);
     if (this.hostError !== undefined) {
       const e = this.hostError;
       this.hostError = undefined;
       throw e;
     }
+    return hostRuns;
   }
 
   /** A host program threw: kill its process like an uncaught exception; optionally rethrow from run(). */
@@ -417,11 +419,11 @@ export class Kernel {
   // ---- trace helpers -------------------------------------------------------------------------------
 
   traceTask(t: Task, ev: string, data: Record<string, unknown>): void {
-    this.trace.emit({ t: this.sched.now(t), cpu: t.cpu ?? -1, pid: t.tgid, tid: t.tid, ev, data });
+    this.trace.record(this.sched.now(t), t.cpu ?? -1, t.tgid, t.tid, ev, data);
   }
 
   traceProcess(p: Process, ev: string, data: Record<string, unknown>): void {
-    this.trace.emit({ t: this.sched.now(), cpu: this.sched.currentCpu?.id ?? -1, pid: p.pid, tid: 0, ev, data });
+    this.trace.record(this.sched.now(), this.sched.currentCpu?.id ?? -1, p.pid, 0, ev, data);
   }
 
   /** Pages of RAM in use. */

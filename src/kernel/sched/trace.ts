@@ -1,9 +1,14 @@
 /**
- * The event trace: every scheduling decision, syscall, fault, signal and exit, in virtual-time order. Each
- * event is hashed as one JSON line (SHA-256, incrementally), so two runs are identical exactly when their
- * hashes are. Upper layers add their own events (ENCLS, AEX, ...) through `emit`.
+ * The event trace: every scheduling decision, syscall, fault, signal and exit, in virtual-time order. Upper layers
+ * add their own events (ENCLS, AEX, ...) through `emit` or `record`.
+ *
+ * The hash covers every event, kept or not, so two runs are identical exactly when their hashes are. It is SHA-256
+ * over a canonical binary form of the events (trace-encoding.ts) rather than over their JSON text: recording an
+ * event then costs a few typed-array writes instead of JSON.stringify, TextEncoder and a hash call, and the form
+ * is fed to the hash in 64 KiB blocks. An event and its JSON round trip (save()/restore()) encode alike.
  */
 import { type CryptoBackend, nobleBackend, type Sha256Hash, toHex } from '../../hw/index';
+import { TraceEncoder } from './trace-encoding';
 
 /** One trace record. `data` holds only plain JSON values. */
 export interface TraceEvent {
@@ -17,10 +22,9 @@ export interface TraceEvent {
   readonly data?: Readonly<Record<string, unknown>>;
 }
 
-const enc = new TextEncoder();
-
 export class Trace {
   private readonly hash: Sha256Hash;
+  private readonly enc: TraceEncoder;
   /** The kept events as a ring: once `limit` is reached, `start` is the oldest (a shift() would be O(limit)). */
   private readonly buf: TraceEvent[] = [];
   private start = 0;
@@ -31,16 +35,24 @@ export class Trace {
     /** Events kept in memory (the hash covers all of them). */
     readonly limit = 100_000,
   ) {
-    this.hash = crypto.createSha256();
+    const hash = crypto.createSha256();
+    this.hash = hash;
+    this.enc = new TraceEncoder((block) => hash.update(block));
   }
 
   /** Records an event. */
   emit(e: Omit<TraceEvent, 'seq'>): void {
-    const ev: TraceEvent = { seq: this.seq++, ...e };
-    this.hash.update(enc.encode(`${JSON.stringify(ev)}\n`));
-    if (this.buf.length < this.limit) this.buf.push(ev);
+    this.record(e.t, e.cpu, e.pid, e.tid, e.ev, e.data);
+  }
+
+  /** Records an event given field by field (no intermediate object). */
+  record(t: number, cpu: number, pid: number, tid: number, ev: string, data?: Readonly<Record<string, unknown>>): void {
+    this.enc.event(t, cpu, pid, tid, ev, data);
+    const e: TraceEvent =
+      data === undefined ? { seq: this.seq++, t, cpu, pid, tid, ev } : { seq: this.seq++, t, cpu, pid, tid, ev, data };
+    if (this.buf.length < this.limit) this.buf.push(e);
     else {
-      this.buf[this.start] = ev;
+      this.buf[this.start] = e;
       this.start = (this.start + 1) % this.limit;
     }
   }
@@ -54,8 +66,9 @@ export class Trace {
     return this.start === 0 ? this.buf : [...this.buf.slice(this.start), ...this.buf.slice(0, this.start)];
   }
 
-  /** Hex SHA-256 of every event so far, one JSON line each. */
+  /** Hex SHA-256 of every event so far, in their canonical binary form. */
   digest(): string {
+    this.enc.flush();
     return toHex(this.hash.clone().digest());
   }
 
@@ -76,10 +89,7 @@ export class Trace {
     if (state.count !== state.events.length)
       throw new Error('cannot restore a truncated trace: its hash covers dropped events');
     const t = new Trace(crypto, limit);
-    for (const e of state.events) {
-      const { seq: _seq, ...rest } = e;
-      t.emit(rest);
-    }
+    for (const e of state.events) t.record(e.t, e.cpu, e.pid, e.tid, e.ev, e.data);
     return t;
   }
 
