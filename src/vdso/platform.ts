@@ -223,13 +223,6 @@ export function aexOnInterrupt(p: Platform, cpu: number, reason: 'timer' | 'ipi'
   g.pendingCycles += r.cycles;
   g.aexPending = true;
   p.stats.aexInterrupt++;
-  p.k.trace.emit({
-    t: p.k.sched.cpus[cpu]!.clock,
-    cpu,
-    pid: t.tgid,
-    tid: t.tid,
-    ev: 'aex',
-    data: { reason, tcs },
-  });
+  p.k.trace.record(p.k.sched.cpus[cpu]!.clock, cpu, t.tgid, t.tid, 'aex', { reason, tcs });
   return true;
 }
