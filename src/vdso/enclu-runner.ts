@@ -89,15 +89,18 @@ export type EncluExit =
       readonly regs: VdsoRegisters;
     };
 
-/** Values for some GPRs (lo/hi int32 pairs in Cpu.r order); bit n of `mask` says GPR n is given. */
+/**
+ * Values for some GPRs (lo/hi int32 pairs in Cpu.r order); bit n of `mask` says GPR n is given. Plain arrays: a
+ * typed array costs more to allocate than these few values cost to copy.
+ */
 export interface RegisterSet {
-  readonly r: Int32Array;
+  readonly r: number[];
   mask: number;
 }
 
 /** A RegisterSet with nothing in it. */
 export function registerSet(): RegisterSet {
-  return { r: new Int32Array(32), mask: 0 };
+  return { r: new Array<number>(32).fill(0), mask: 0 };
 }
 
 /** Puts `v` (any 64-bit pattern; a negative number is two's complement) for GPR `n` into `set`. */
@@ -113,7 +116,7 @@ export function setGpr(set: RegisterSet, n: number, v: bigint | number): void {
   set.mask |= 1 << n;
 }
 
-function gprOf(r: Int32Array, n: number): bigint {
+function gprOf(r: readonly number[], n: number): bigint {
   const hi = r[2 * n + 1]!;
   const lo = BigInt(r[2 * n]! >>> 0);
   return hi === 0 ? lo : (BigInt(hi >>> 0) << 32n) | lo;
@@ -121,7 +124,7 @@ function gprOf(r: Int32Array, n: number): bigint {
 
 /** The GPRs at an exit: a copy of Cpu.r, each register made a bigint when it is read. */
 class RegisterSnapshot {
-  constructor(readonly gpr: Int32Array) {}
+  constructor(readonly gpr: number[]) {}
 }
 for (const [n, name] of GPR_NAMES.entries()) {
   Object.defineProperty(RegisterSnapshot.prototype, name, {
@@ -138,7 +141,9 @@ for (const [n, name] of GPR_NAMES.entries()) {
 
 /** All GPRs of `c` as they are now. */
 export function readRegisters(c: Cpu): VdsoRegisters {
-  return new RegisterSnapshot(c.r.slice()) as unknown as VdsoRegisters;
+  const gpr = new Array<number>(32);
+  for (let i = 0; i < 32; i++) gpr[i] = c.r[i]!;
+  return new RegisterSnapshot(gpr) as unknown as VdsoRegisters;
 }
 
 /** What one pass of vsgx.S gets from its caller: the leaf (EAX), `run`, and the registers to pass as-is. */
@@ -197,49 +202,58 @@ export class EncluRunner implements GuestRunner {
     return this.base + VDSO_ENCLU_OFFSET;
   }
 
+  // The current quantum's count (fields rather than closures: run() is the hottest path of an ecall).
+  private executed = 0;
+  private cycles = 0;
+  private budget = 0;
+  /** What the load stage read: a non-zero reserved quadword, or run->tcs. */
+  private nonZero = false;
+  private tcsLo = 0;
+  private tcsHi = 0;
+  /** run->user_handler as the store stage read it. */
+  private userHandler = 0n;
+
+  private step(stop: GuestStop): GuestStep {
+    return { stop, executed: this.executed, cycles: this.cycles };
+  }
+
+  /**
+   * Whether the quantum has room for a stage of `n` instructions. If not, the quantum runs out first (the interrupt
+   * falls before the stage, whose loads are simply done again after it).
+   */
+  private fits(n: number): boolean {
+    const left = this.budget - this.executed;
+    if (left >= n) return true;
+    this.cycles += left * CostModel.instruction;
+    this.executed = this.budget;
+    return false;
+  }
+
+  /** Instructions of a stage that ran. */
+  private retire(n: number): void {
+    this.executed += n;
+    this.cycles += n * CostModel.instruction;
+  }
+
   run(ctx: GuestContext, budget: number): GuestStep {
     const { p, g } = this;
     const lp = p.cpus.bind(g, ctx.cpu);
     const c = lp.cpu;
-    let executed = 0;
-    let cycles = g.pendingCycles;
+    this.executed = 0;
+    this.cycles = g.pendingCycles;
+    this.budget = budget;
     g.pendingCycles = 0;
-    const step = (stop: GuestStop): GuestStep => ({ stop, executed, cycles });
-    // A stage runs whole in a quantum with room for it; otherwise the quantum runs out first (the interrupt falls
-    // before the stage, whose loads are simply done again after it).
-    const fits = (n: number): boolean => {
-      if (budget - executed >= n) return true;
-      cycles += (budget - executed) * CostModel.instruction;
-      executed = budget;
-      return false;
-    };
 
     if (this.stage === 'load') {
-      if (!fits(VSGX_ENTRY_INSTRUCTIONS)) return step(BUDGET_STOP);
-      const run = this.entry.run;
-      // "Validate that the reserved area contains only zeros": cmpq $0 over each quadword in order, then
-      // "mov SGX_ENCLAVE_RUN_TCS(%rcx), %rbx". User-mode loads through the MMU: a fault stops at that load.
-      let nonZero = false;
-      let tcsLo = 0;
-      let tcsHi = 0;
-      const f = userAccess(() => {
-        const m = c.m;
-        for (let off = RUN_RESERVED; off < RUN_SIZE; off += 8) {
-          if (m.rd64(run + off) !== 0 || m.hi !== 0) {
-            nonZero = true;
-            return;
-          }
-        }
-        tcsLo = m.rd64(run + RUN_TCS);
-        tcsHi = m.hi;
-      });
-      if (f) return step({ kind: 'fault', fault: f });
-      executed += VSGX_ENTRY_INSTRUCTIONS;
-      cycles += VSGX_ENTRY_INSTRUCTIONS * CostModel.instruction;
-      if (nonZero) return step({ kind: 'return', value: EINVAL_OUTCOME });
+      if (!this.fits(VSGX_ENTRY_INSTRUCTIONS)) return this.step(BUDGET_STOP);
+      const f = this.loadRun(c);
+      if (f) return this.step({ kind: 'fault', fault: f });
+      this.retire(VSGX_ENTRY_INSTRUCTIONS);
+      if (this.nonZero) return this.step({ kind: 'return', value: EINVAL_OUTCOME });
       const leaf = this.entry.leaf;
       if (leaf === EENTER) p.stats.eenter++;
       else p.stats.eresume++;
+      const { tcsLo, tcsHi } = this;
       p.k.traceTask(g.task, 'vdso_enter', { leaf, tcs: (tcsHi >>> 0) * 4294967296 + (tcsLo >>> 0) });
       // vsgx.S: RAX = function, RBX = run->tcs, RCX = the AEP (the ENCLU itself); the rest passed as-is.
       const { r, mask } = this.entry.set;
@@ -257,26 +271,26 @@ export class EncluRunner implements GuestRunner {
     }
 
     if (this.stage === 'enclu') {
-      if (this.g.aexPending && !lp.inEnclave && c.rip === this.enclu) {
+      if (g.aexPending && !lp.inEnclave && c.rip === this.enclu) {
         // The CPU is back at the AEP after an AEX: this quantum starts with ERESUME (RAX = 3 from the AEX).
         g.aexPending = false;
         p.stats.aepResume++;
         p.k.traceTask(g.task, 'eresume', { tcs: c.getRegNum(3) });
       }
-      const res = lp.run(budget - executed);
-      executed += res.executed;
-      cycles += res.cycles;
+      const res = lp.run(budget - this.executed);
+      this.executed += res.executed;
+      this.cycles += res.cycles;
       const s = res.stop;
       switch (s.kind) {
         case 'budget':
-          return step(BUDGET_STOP);
+          return this.step(BUDGET_STOP);
         case 'exception':
           if (s.aex) {
             g.aexPending = true;
             p.stats.aexException++;
             p.k.traceTask(g.task, 'aex', { vector: s.fault.vector, err: s.fault.errorCode, addr: s.fault.addr });
           }
-          return step({ kind: 'fault', fault: s.fault });
+          return this.step({ kind: 'fault', fault: s.fault });
         case 'int': {
           if (
             s.vector === VDSO_HOSTCALL_VECTOR &&
@@ -293,11 +307,11 @@ export class EncluRunner implements GuestRunner {
           // code, RIP at the instruction (arch/x86/kernel/idt.c; SDM Vol. 3A §6.12.1.1). (int $0x80, the ia32
           // syscall gate, is not modelled: host programs have no 32-bit code.)
           c.rip -= VDSO_HOSTCALL_LENGTH;
-          return step({ kind: 'fault', fault: gp((s.vector << 3) | 2) });
+          return this.step({ kind: 'fault', fault: gp((s.vector << 3) | 2) });
         }
         case 'syscall':
           // Only reachable if an enclave EEXITs into code of the process that makes a system call.
-          return step({
+          return this.step({
             kind: 'syscall',
             nr: c.getRegNum(0),
             args: [7, 6, 2, 10, 8, 9].map((n) => c.getRegNum(n)),
@@ -314,32 +328,66 @@ export class EncluRunner implements GuestRunner {
     // The store stage: after EEXIT, or after fixup_vdso_exception() sent the CPU to .Lhandle_exception.
     const x = this.exit!;
     const n = x.kind === 'eexit' ? VSGX_EEXIT_INSTRUCTIONS : VSGX_EXCEPTION_INSTRUCTIONS;
-    if (!fits(n)) return step(BUDGET_STOP);
+    if (!this.fits(n)) return this.step(BUDGET_STOP);
+    const f = this.storeExit(c, x);
+    if (f) return this.step({ kind: 'fault', fault: f });
+    this.retire(n);
+    this.stage = 'load';
+    return this.step({
+      kind: 'return',
+      value: { kind: 'exit', exit: x, userHandler: this.userHandler } satisfies VsgxOutcome,
+    });
+  }
+
+  /**
+   * "Validate that the reserved area contains only zeros": cmpq $0 over each quadword in order, then
+   * "mov SGX_ENCLAVE_RUN_TCS(%rcx), %rbx". User-mode loads through the MMU: a fault stops at that load.
+   * @returns the fault, if one was raised.
+   */
+  private loadRun(c: Cpu): CpuFault | undefined {
     const run = this.entry.run;
-    let handler = 0n;
-    const f = userAccess(() => {
-      const m = c.m;
-      if (x.kind === 'eexit') {
-        // "movl $EEXIT, SGX_ENCLAVE_RUN_LEAF(%rbx)": only the function field.
-        m.wr32(run + RUN_FUNCTION, EEXIT);
-      } else {
-        // .Lhandle_exception: function = EAX, vector = DI, error code = SI, addr = RDX.
+    const m = c.m;
+    try {
+      this.nonZero = false;
+      for (let off = RUN_RESERVED; off < RUN_SIZE; off += 8) {
+        if (m.rd64(run + off) !== 0 || m.hi !== 0) {
+          this.nonZero = true;
+          return undefined;
+        }
+      }
+      this.tcsLo = m.rd64(run + RUN_TCS);
+      this.tcsHi = m.hi;
+      return undefined;
+    } catch (e) {
+      if (isFault(e)) return e;
+      throw e;
+    }
+  }
+
+  /**
+   * After EEXIT "movl $EEXIT, SGX_ENCLAVE_RUN_LEAF(%rbx)" (only the function field), or .Lhandle_exception's
+   * function = EAX, vector = DI, error code = SI, addr = RDX; then .Lhandle_exit's
+   * "cmpq $0, SGX_ENCLAVE_RUN_USER_HANDLER(%rbx)". @returns the fault, if one was raised.
+   */
+  private storeExit(c: Cpu, x: EncluExit): CpuFault | undefined {
+    const run = this.entry.run;
+    const m = c.m;
+    try {
+      if (x.kind === 'eexit') m.wr32(run + RUN_FUNCTION, EEXIT);
+      else {
         m.probeW(run + RUN_FUNCTION, RUN_ADDR + 8 - RUN_FUNCTION);
         m.wr32(run + RUN_FUNCTION, x.leaf);
         m.wr16(run + RUN_VECTOR, x.vector & 0xffff);
         m.wr16(run + RUN_ERROR_CODE, x.errorCode & 0xffff);
         m.wr64(run + RUN_ADDR, Number(BigInt.asIntN(32, x.addr)) | 0, Number(BigInt.asIntN(32, x.addr >> 32n)) | 0);
       }
-      // .Lhandle_exit: "cmpq $0, SGX_ENCLAVE_RUN_USER_HANDLER(%rbx)".
-      const lo = m.rd32(run + RUN_USER_HANDLER);
-      const hi = m.rd32(run + RUN_USER_HANDLER + 4);
-      handler = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
-    });
-    if (f) return step({ kind: 'fault', fault: f });
-    executed += n;
-    cycles += n * CostModel.instruction;
-    this.stage = 'load';
-    return step({ kind: 'return', value: { kind: 'exit', exit: x, userHandler: handler } satisfies VsgxOutcome });
+      const lo = m.rd64(run + RUN_USER_HANDLER);
+      this.userHandler = lo === 0 && m.hi === 0 ? 0n : (BigInt(m.hi >>> 0) << 32n) | BigInt(lo >>> 0);
+      return undefined;
+    } catch (e) {
+      if (isFault(e)) return e;
+      throw e;
+    }
   }
 
   interrupt(ctx: GuestContext, reason: 'timer' | 'ipi'): void {
@@ -405,17 +453,6 @@ export class EncluRunner implements GuestRunner {
 }
 
 const EINVAL_OUTCOME: VsgxOutcome = Object.freeze({ kind: 'einval' });
-
-/** Runs user-mode accesses of the vDSO's code. @returns the fault they raised (#PF, #GP), if any. */
-function userAccess(body: () => void): CpuFault | undefined {
-  try {
-    body();
-    return undefined;
-  } catch (e) {
-    if (isFault(e)) return e;
-    throw e;
-  }
-}
 
 /** EEXIT, ERESUME and EENTER as the leaves the vDSO accepts. */
 export const { EENTER, ERESUME, EEXIT } = EncluLeaf;

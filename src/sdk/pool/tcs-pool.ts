@@ -58,6 +58,11 @@ async function store32(sys: Sys, addr: number, v: number): Promise<void> {
   await sys.store(addr, putU32(new Uint8Array(4), v));
 }
 
+/** Whether `ticket` may take a TCS once `done` have been released. */
+function admitted(ticket: number, done: number, nTcs: number): boolean {
+  return ((ticket - done) | 0) < nTcs;
+}
+
 /** A TCS held by a thread. */
 export interface TcsGrant {
   /** Index in the pool (and in the descriptor's TCS list). */
@@ -102,16 +107,15 @@ export class TcsPool {
     const a = this.addr;
     const ticket = await fetchAdd(sys, a + w.tail, 1);
     const wake = a + w.wake + 4 * (ticket % w.waitSlots);
-    const admitted = (done: number) => ((ticket - done) | 0) < w.nTcs;
     // ticket < done + nTcs, as a signed 32-bit difference: done may be far past a ticket whose wake-up came late.
     let waited = false;
-    if (!admitted(await load32(sys, a + w.done))) {
+    if (!admitted(ticket, await load32(sys, a + w.done), w.nTcs)) {
       waited = true;
       sys.task.kernel.traceTask(sys.task, 'tcs_wait', { ticket });
       for (;;) {
         // The wake word first, then `done` again: a release in between changes the word, so the wait won't sleep.
         const v = await load32(sys, wake);
-        if (admitted(await load32(sys, a + w.done))) break;
+        if (admitted(ticket, await load32(sys, a + w.done), w.nTcs)) break;
         // 0, EAGAIN (the word moved: a release happened) and EINTR all mean: look again.
         await sys.futex(wake, FUTEX_WAIT, v);
       }
