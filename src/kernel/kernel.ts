@@ -91,6 +91,29 @@ export interface KthreadHandle {
   readonly shouldStop: boolean;
 }
 
+/** The live tasks by tid, counting the user (non-kernel) ones: the scheduler asks after every step. */
+class TaskTable extends Map<number, Task> {
+  userTasks = 0;
+
+  override set(tid: number, t: Task): this {
+    const old = this.get(tid);
+    if (old && !old.kthread) this.userTasks--;
+    if (!t.kthread) this.userTasks++;
+    return super.set(tid, t);
+  }
+
+  override delete(tid: number): boolean {
+    const old = this.get(tid);
+    if (old && !old.kthread) this.userTasks--;
+    return super.delete(tid);
+  }
+
+  override clear(): void {
+    this.userTasks = 0;
+    super.clear();
+  }
+}
+
 export class Kernel {
   readonly mem: PhysMem;
   readonly pages: PageAllocator;
@@ -109,7 +132,7 @@ export class Kernel {
   /** Live processes by pid. */
   readonly processes = new Map<number, Process>();
   /** Live tasks by tid. */
-  readonly tasks = new Map<number, Task>();
+  readonly tasks = new TaskTable();
   /** Wait statuses of processes reaped by init, by pid. */
   readonly reaped = new Map<number, number>();
   readonly init: Process;
@@ -168,11 +191,7 @@ export class Kernel {
       this.trace,
       (t, cpu) => this.step(t, cpu),
       {
-        liveUserTasks: () => {
-          let n = 0;
-          for (const t of this.tasks.values()) if (!t.kthread) n++;
-          return n;
-        },
+        liveUserTasks: () => this.tasks.userTasks,
         blockedUserTids: () =>
           [...this.tasks.values()].filter((t) => !t.kthread && t.state !== 'dead').map((t) => t.tid),
         onSwitchMm: (cpu: Cpu, prev, next) => {

@@ -116,7 +116,7 @@ export async function vdsoSgxEnterEnclave(sys: Sys, a: VdsoEnterArgs, out?: Vdso
   const fn = Number(BigInt.asUintN(32, BigInt(a.fn)));
   if (fn < EENTER || fn > ERESUME) return -EINVAL.number;
   const g = p.cpus.thread(sys.task);
-  const top = await stackTop(sys, g);
+  const top = g.stackTop || (await stackTop(sys, g));
   if (top < 0) return top;
   // A call from a signal handler interrupts an outer one: its registers come back afterwards.
   const saved = g.depth > 0 ? p.cpus.snapshot(g) : undefined;

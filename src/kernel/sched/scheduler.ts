@@ -137,7 +137,7 @@ export class Scheduler {
   wakeTask(t: Task, reason: WakeReason): void {
     if (t.state !== 'blocked') return;
     if (t.blockedOn) for (const q of t.blockedOn.queues) q.remove(t);
-    this.timers = this.timers.filter((x) => x.task !== t);
+    if (this.timers.length > 0) this.timers = this.timers.filter((x) => x.task !== t);
     t.wakeReason = reason;
     this.enqueue(t);
   }
@@ -206,15 +206,24 @@ export class Scheduler {
     }
   }
 
+  /** The busy CPU with the lowest clock; a tie is broken by the Rng over the tied CPUs in CPU order. */
   private pickCpu(): Cpu | undefined {
-    let best: Cpu[] = [];
+    let best: Cpu | undefined;
+    let ties = 0;
     for (const cpu of this.cpus) {
       if (cpu.idle) continue;
-      if (best.length === 0 || cpu.clock < best[0]!.clock) best = [cpu];
-      else if (cpu.clock === best[0]!.clock) best.push(cpu);
+      if (!best || cpu.clock < best.clock) {
+        best = cpu;
+        ties = 1;
+      } else if (cpu.clock === best.clock) ties++;
     }
-    if (best.length <= 1) return best[0];
-    return best[this.rng.below(best.length)];
+    if (ties <= 1) return best;
+    let k = this.rng.below(ties);
+    for (const cpu of this.cpus) {
+      if (cpu.idle || cpu.clock !== best!.clock) continue;
+      if (k-- === 0) return cpu;
+    }
+    return undefined;
   }
 
   private fireTimer(timer: Timer): void {
