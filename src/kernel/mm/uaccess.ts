@@ -63,11 +63,22 @@ export function userAccess(mm: Mm, addr: number, len: number, data?: Uint8Array)
   if (len > 0 && addr >= 0 && addr + len <= TASK_SIZE && off + len <= PAGE_SIZE) {
     const pfn = translate(mm, addr, write, true);
     if (typeof pfn !== 'number') return { kind: 'fault', fault: pfn as Exclude<FaultOutcome, { kind: 'ok' }> };
+    const mem = mm.ctx.mem;
+    // EPC reached from outside enclave mode is an abort page: reads give all-ones, writes are dropped.
+    const epc = mem.isEpc(pfn * PAGE_SIZE);
     if (write) {
-      mm.ctx.mem.writeNonEnclave(pfn * PAGE_SIZE + off, data);
+      // page() tells the write observers (decoded code there goes stale), as PhysMem.write() does.
+      if (!epc) mem.page(pfn).set(data, off);
       return OK_EMPTY;
     }
-    return { kind: 'ok', data: mm.ctx.mem.readNonEnclave(pfn * PAGE_SIZE + off, len) };
+    const out = new Uint8Array(len);
+    if (epc) out.fill(0xff);
+    else {
+      const page = mem.peekPage(pfn);
+      if (len <= 32) for (let i = 0; i < len; i++) out[i] = page[off + i]!;
+      else out.set(page.subarray(off, off + len));
+    }
+    return { kind: 'ok', data: out };
   }
   const out = new Uint8Array(write ? 0 : len);
   let done = 0;
