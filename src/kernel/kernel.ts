@@ -22,7 +22,7 @@ import { type KernelSnapshot, snapshot } from './ps';
 import { type CostModel, DEFAULT_COSTS } from './sched/cost-model';
 import type { Cpu } from './sched/cpu';
 import { type RunOptions, type RunResult, Scheduler } from './sched/scheduler';
-import { Trace } from './sched/trace';
+import { Trace, type TraceHashForm } from './sched/trace';
 import { block } from './sched/wait-queue';
 import { FutexTable } from './syscalls/futex-table';
 import { Sys } from './syscalls/sys';
@@ -60,6 +60,8 @@ export interface KernelOptions {
   /** Hash backend for the trace. */
   readonly crypto?: CryptoBackend;
   readonly traceLimit?: number;
+  /** What `trace.digest()` hashes (sched/trace.ts): the canonical binary form (default) or the JSON lines. */
+  readonly traceHash?: TraceHashForm;
   /**
    * What an exception escaping a host program does: 'throw' (default) rejects Kernel.run() with it; 'kill'
    * kills the process with SIGABRT as an uncaught C++ exception would (std::terminate()).
@@ -159,7 +161,7 @@ export class Kernel {
     this.zeroPfn = 1;
     this.costs = Object.freeze({ ...DEFAULT_COSTS, ...opts.costs });
     this.limits = Object.freeze({ ...DEFAULT_LIMITS, ...opts.limits });
-    this.trace = new Trace(opts.crypto, opts.traceLimit);
+    this.trace = new Trace(opts.crypto, opts.traceLimit, opts.traceHash);
     this.rng = new Rng(opts.seed ?? 0);
     this.onHostError = opts.onHostError ?? 'throw';
     this.signals = new Signals(this);

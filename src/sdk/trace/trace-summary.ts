@@ -4,7 +4,7 @@
  * and the stable hash of the exported JSON lines.
  */
 import type { CryptoBackend } from '../../hw/index';
-import { Trace, type TraceEvent } from '../../kernel/index';
+import { Trace, type TraceEvent, type TraceHashForm } from '../../kernel/index';
 
 /** Totals over a trace. */
 export interface TraceSummary {
@@ -124,9 +124,14 @@ export function traceJsonLines(events: readonly TraceEvent[]): string {
 }
 
 /**
- * The kernel's trace hash of `events` (SHA-256 of their canonical form, kernel sched/trace-encoding.ts), hex: equals
- * Trace.digest() of the run when no event was dropped. Events read back from JSON lines hash the same.
+ * The kernel's trace hash of `events` in `form` (kernel sched/trace.ts; 'json-lines' is SHA-256 of
+ * traceJsonLines(events)), hex: equals Trace.digest() of a run with that form when no event was dropped. Events
+ * read back from JSON lines hash the same.
  */
-export function traceHash(crypto: CryptoBackend, events: readonly TraceEvent[]): string {
-  return Trace.restore({ count: events.length, events }, crypto).digest();
+export function traceHash(
+  crypto: CryptoBackend,
+  events: readonly TraceEvent[],
+  form: TraceHashForm = 'canonical',
+): string {
+  return Trace.restore({ count: events.length, events }, crypto, events.length + 1, form).digest();
 }

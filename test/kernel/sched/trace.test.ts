@@ -1,8 +1,8 @@
 /**
- * The trace hash: SHA-256 over the canonical binary form of the events (sched/trace-encoding.ts). Checked against
- * node:crypto over bytes built here from the documented format, for JSON round trips (what save()/restore() and
- * exported JSON lines go through), for values an encoding could confuse, and for independence from when the
- * buffered form is handed to the hash.
+ * The trace hash: SHA-256 over the canonical binary form of the events (sched/trace-encoding.ts), or over their JSON
+ * lines. Checked against node:crypto over bytes built here from the documented format (or the exported text), for
+ * JSON round trips (what save()/restore() and exported JSON lines go through), for values an encoding could confuse,
+ * and for independence from when the buffered form is handed to the hash.
  */
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
@@ -166,8 +166,24 @@ describe('the trace hash', () => {
     expect(once.digest()).toBe(sha(expectedBytes(events)));
   });
 
+  it('in the json-lines form is SHA-256 of the exported JSON lines (what sha256sum of a .jsonl file gives)', () => {
+    const t = new Trace(nodeBackend, 1_000_000, 'json-lines');
+    for (let i = 0; i < 3000; i++) {
+      t.emit({ t: i, cpu: i % 2, pid: 1, tid: 2, ev: 'syscall', data: { name: 'getpid', args: [i, -0, 'é'] } });
+      if (i === 1500) t.digest();
+    }
+    const text = t.toJsonLines();
+    expect(text.length, 'more than one 64 KiB block of text').toBeGreaterThan(1 << 16);
+    expect(t.digest()).toBe(createHash('sha256').update(text).digest('hex'));
+    const back = Trace.restore(JSON.parse(JSON.stringify(t.save())), nodeBackend, 1_000_000, 'json-lines');
+    expect(back.digest()).toBe(t.digest());
+    expect(back.digest(), 'the two forms differ').not.toBe(Trace.restore(t.save(), nodeBackend).digest());
+  });
+
   it('refuses a BigInt in the data, as JSON.stringify() does', () => {
-    const t = new Trace(nodeBackend);
-    expect(() => t.emit({ t: 0, cpu: 0, pid: 1, tid: 1, ev: 'x', data: { v: 1n } })).toThrow(/BigInt/);
+    for (const form of ['canonical', 'json-lines'] as const) {
+      const t = new Trace(nodeBackend, 10, form);
+      expect(() => t.emit({ t: 0, cpu: 0, pid: 1, tid: 1, ev: 'x', data: { v: 1n } })).toThrow(/BigInt/);
+    }
   });
 });
