@@ -57,7 +57,7 @@ export interface SignalDelivery {
   readonly handler: SignalHandler;
 }
 
-/** What the kernel hands back to the Sys wrapper when it returns to user mode. */
+/** What the return to user mode hands the Sys wrapper after a signal delivery (Sys.afterSignal()). */
 export interface EntryResult {
   readonly value: unknown;
   readonly deliver?: SignalDelivery;
