@@ -138,7 +138,7 @@ async function measure(): Promise<BenchRow[]> {
       reference: { name: 'SGX hardware, HotCalls', value: HARDWARE_ECALL_S },
       better: 'lower',
       goal: '≤ 0.33× (≤ 1 µs)',
-      note: 'each ecall is ~15 kernel entries of host code (pool words, stores, the vDSO steps), see the getpid row',
+      note: 'uncontended, each ecall is 9 kernel entries: 7 pool words, 1 store (run + call block + input), 1 vDSO guest entry (run checks, EENTER…EEXIT, exit stores); see the getpid row',
     },
     {
       name: 'empty ecall round trip, vDSO alone (EENTER(ECALL nop) → EEXIT)',

@@ -135,6 +135,8 @@ export async function runCommand(path: string, o: RunOptions, io: CliIo): Promis
     cpus: o.cpus,
     seed: o.seed,
     traceLimit: o.trace ? 10_000_000 : undefined,
+    // The printed SHA-256 is that of the JSON lines the trace exports (sha256sum of a .jsonl file checks it).
+    traceHash: 'json-lines',
     ...(o.hz && { costs: { tickCycles: Math.round(DEFAULT_COSTS.cpuHz / o.hz) } }),
   });
   const outcomes: Outcome[] = [];

@@ -53,7 +53,7 @@ export { type CostModel, DEFAULT_COSTS } from './sched/cost-model';
 export type { Cpu } from './sched/cpu';
 export type { GuestContext, GuestRunner, GuestStep, GuestStop, InterruptReason } from './sched/guest';
 export type { RunOptions, RunResult } from './sched/scheduler';
-export { Trace, type TraceEvent } from './sched/trace';
+export { Trace, type TraceEvent, type TraceHashForm } from './sched/trace';
 export { type Block, block, isBlock, WaitQueue } from './sched/wait-queue';
 export { Sys } from './syscalls/sys';
 export type { SigActionArg, SigActionOut } from './syscalls/sys-signal';

@@ -16,13 +16,13 @@ import { outOfMemory } from './proc/oom';
 import { defaultRlimits, Process } from './proc/process';
 import { SigHand } from './proc/sighand';
 import { Signals } from './proc/signals';
-import { stepTask } from './proc/step';
+import { returnedFromUser, stepTask } from './proc/step';
 import { type CallResult, Task } from './proc/task';
 import { type KernelSnapshot, snapshot } from './ps';
 import { type CostModel, DEFAULT_COSTS } from './sched/cost-model';
 import type { Cpu } from './sched/cpu';
 import { type RunOptions, type RunResult, Scheduler } from './sched/scheduler';
-import { Trace } from './sched/trace';
+import { Trace, type TraceHashForm } from './sched/trace';
 import { block } from './sched/wait-queue';
 import { FutexTable } from './syscalls/futex-table';
 import { Sys } from './syscalls/sys';
@@ -60,6 +60,8 @@ export interface KernelOptions {
   /** Hash backend for the trace. */
   readonly crypto?: CryptoBackend;
   readonly traceLimit?: number;
+  /** What `trace.digest()` hashes (sched/trace.ts): the canonical binary form (default) or the JSON lines. */
+  readonly traceHash?: TraceHashForm;
   /**
    * What an exception escaping a host program does: 'throw' (default) rejects Kernel.run() with it; 'kill'
    * kills the process with SIGABRT as an uncaught C++ exception would (std::terminate()).
@@ -91,6 +93,29 @@ export interface KthreadHandle {
   readonly shouldStop: boolean;
 }
 
+/** The live tasks by tid, counting the user (non-kernel) ones: the scheduler asks after every step. */
+class TaskTable extends Map<number, Task> {
+  userTasks = 0;
+
+  override set(tid: number, t: Task): this {
+    const old = this.get(tid);
+    if (old && !old.kthread) this.userTasks--;
+    if (!t.kthread) this.userTasks++;
+    return super.set(tid, t);
+  }
+
+  override delete(tid: number): boolean {
+    const old = this.get(tid);
+    if (old && !old.kthread) this.userTasks--;
+    return super.delete(tid);
+  }
+
+  override clear(): void {
+    this.userTasks = 0;
+    super.clear();
+  }
+}
+
 export class Kernel {
   readonly mem: PhysMem;
   readonly pages: PageAllocator;
@@ -109,7 +134,7 @@ export class Kernel {
   /** Live processes by pid. */
   readonly processes = new Map<number, Process>();
   /** Live tasks by tid. */
-  readonly tasks = new Map<number, Task>();
+  readonly tasks = new TaskTable();
   /** Wait statuses of processes reaped by init, by pid. */
   readonly reaped = new Map<number, number>();
   readonly init: Process;
@@ -136,7 +161,7 @@ export class Kernel {
     this.zeroPfn = 1;
     this.costs = Object.freeze({ ...DEFAULT_COSTS, ...opts.costs });
     this.limits = Object.freeze({ ...DEFAULT_LIMITS, ...opts.limits });
-    this.trace = new Trace(opts.crypto, opts.traceLimit);
+    this.trace = new Trace(opts.crypto, opts.traceLimit, opts.traceHash);
     this.rng = new Rng(opts.seed ?? 0);
     this.onHostError = opts.onHostError ?? 'throw';
     this.signals = new Signals(this);
@@ -168,11 +193,7 @@ export class Kernel {
       this.trace,
       (t, cpu) => this.step(t, cpu),
       {
-        liveUserTasks: () => {
-          let n = 0;
-          for (const t of this.tasks.values()) if (!t.kthread) n++;
-          return n;
-        },
+        liveUserTasks: () => this.tasks.userTasks,
         blockedUserTids: () =>
           [...this.tasks.values()].filter((t) => !t.kthread && t.state !== 'dead').map((t) => t.tid),
         onSwitchMm: (cpu: Cpu, prev, next) => {
@@ -180,6 +201,7 @@ export class Kernel {
           next?.cpumask.add(cpu.id);
           for (const l of this.switchListeners) l(cpu.id, prev, next);
         },
+        returnedFromUser: (t, cpu) => returnedFromUser(this, t, cpu),
       },
     );
     this.init = new Process(this.allocPid(), 1, 'init', defaultRlimits(this.limits.nofile), 0, true);
@@ -306,13 +328,14 @@ export class Kernel {
     return r;
   }
 
-  private async step(t: Task, cpu: Cpu): Promise<void> {
-    await stepTask(this, t, cpu);
+  private step(t: Task, cpu: Cpu): boolean {
+    const hostRuns = stepTask(this, t, cpu);
     if (this.hostError !== undefined) {
       const e = this.hostError;
       this.hostError = undefined;
       throw e;
     }
+    return hostRuns;
   }
 
   /** A host program threw: kill its process like an uncaught exception; optionally rethrow from run(). */
@@ -417,11 +440,11 @@ export class Kernel {
   // ---- trace helpers -------------------------------------------------------------------------------
 
   traceTask(t: Task, ev: string, data: Record<string, unknown>): void {
-    this.trace.emit({ t: this.sched.now(t), cpu: t.cpu ?? -1, pid: t.tgid, tid: t.tid, ev, data });
+    this.trace.record(this.sched.now(t), t.cpu ?? -1, t.tgid, t.tid, ev, data);
   }
 
   traceProcess(p: Process, ev: string, data: Record<string, unknown>): void {
-    this.trace.emit({ t: this.sched.now(), cpu: this.sched.currentCpu?.id ?? -1, pid: p.pid, tid: 0, ev, data });
+    this.trace.record(this.sched.now(), this.sched.currentCpu?.id ?? -1, p.pid, 0, ev, data);
   }
 
   /** Pages of RAM in use. */

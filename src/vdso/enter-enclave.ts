@@ -1,19 +1,21 @@
 /**
  * __vdso_sgx_enter_enclave() for host programs (arch/x86/entry/vdso/vsgx.S; the uAPI contract in
- * arch/x86/include/uapi/asm/sgx.h; /work/shared/reference/linux-driver.md §5). The ENCLU itself runs as guest code
- * on the thread's CPU (enclu-runner.ts); this is the rest of the function, step by step as vsgx.S does it:
+ * arch/x86/include/uapi/asm/sgx.h; /work/shared/reference/linux-driver.md §5). Everything vsgx.S does from
+ * .Lenter_enclave to the test of run->user_handler is user-mode code of the thread on its CPU, so it runs as one
+ * guest entry (enclu-runner.ts: the loads of `run`, the ENCLU, the stores of the exit); this is the rest, step by
+ * step as vsgx.S does it:
  *
- *   .Lenter_enclave:  EENTER ≤ function ≤ ERESUME, else -EINVAL; run->reserved all zero, else -EINVAL;
- *                     RBX = run->tcs, RCX = the AEP; ENCLU
- *   after EEXIT:      run->function = EEXIT                                       ─┐
- *   .Lhandle_exception (fixup_vdso_exception): run->function = EAX, exception_*    ─┤
- *   .Lhandle_exit:    run->user_handler == 0 → return 0 ("ENCLU was attempted") ◄─┘
+ *   .Lenter_enclave:  EENTER ≤ function ≤ ERESUME, else -EINVAL        (here)
+ *                     run->reserved all zero, else -EINVAL; RBX = run->tcs, RCX = the AEP; ENCLU   (the runner)
+ *   after EEXIT:      run->function = EEXIT                                       ─┐       (the runner)
+ *   .Lhandle_exception (fixup_vdso_exception): run->function = EAX, exception_*    ─┤       (the runner)
+ *   .Lhandle_exit:    run->user_handler == 0 → return 0 ("ENCLU was attempted") ◄─┘       (read by the runner)
  *                     else ret = handler(rdi, rsi, rdx, rsp, r8, r9, run): ≤ 0 → return ret; > 0 → .Lenter_enclave
  *
  * The return value is 0 after an exception too (the uAPI comment's -EFAULT is stale): callers check run->function.
  * The vDSO never clears the exception fields.
  */
-import { encode, getField, PAGE_SIZE, reservedAreZero } from '../hw/index';
+import { PAGE_SIZE } from '../hw/index';
 import {
   EINVAL,
   errnoOfReturn,
@@ -26,10 +28,19 @@ import {
   SIGSEGV,
   type Sys,
 } from '../kernel/index';
-import { EENTER, EEXIT, type EncluExit, EncluRunner, ERESUME, type VdsoRegisters } from './enclu-runner';
+import {
+  EENTER,
+  type EncluExit,
+  EncluRunner,
+  ERESUME,
+  GPR_NAMES,
+  registerSet,
+  setGpr,
+  type VdsoRegisters,
+  type VsgxOutcome,
+} from './enclu-runner';
 import type { GuestThread } from './guest-cpus';
 import { type Platform, platformOf } from './platform';
-import { SGX_ENCLAVE_RUN } from './sgx-enclave-run';
 import { lookupUserHandler, type VdsoHandlerResult } from './user-handler';
 
 /** The C arguments of __vdso_sgx_enter_enclave(rdi, rsi, rdx, function, r8, r9, run). */
@@ -62,8 +73,6 @@ export interface VdsoExitInfo {
 /** The untrusted stack each thread gets for the vDSO frame (a pthread stack's role). */
 const STACK_SIZE = 16 * PAGE_SIZE;
 
-const u64 = (v: bigint | number | undefined): bigint => BigInt.asUintN(64, BigInt(v ?? 0));
-
 /**
  * The thread's untrusted stack, mapped on its first call like the stack a C caller would already have.
  * @returns the top, or a negative errno from mmap.
@@ -84,19 +93,14 @@ async function callBadPointer(sys: Sys, addr: bigint): Promise<void> {
   });
 }
 
-function exitRecord(x: EncluExit): Uint8Array {
-  if (x.kind === 'eexit') {
-    // "movl $EEXIT, SGX_ENCLAVE_RUN_LEAF(%rbx)": only the function field.
-    return encode(SGX_ENCLAVE_RUN, { function: EEXIT }).subarray(8, 12);
-  }
-  // .Lhandle_exception: function = EAX, vector = DI, error code = SI, addr = RDX (16 bytes from offset 8).
-  return encode(SGX_ENCLAVE_RUN, {
-    function: x.leaf,
-    exception_vector: x.vector & 0xffff,
-    exception_error_code: x.errorCode & 0xffff,
-    exception_addr: x.addr,
-  }).subarray(8, 24);
-}
+/** GPR numbers of the registers the vDSO's C signature passes (Cpu.r order). */
+const RDX = 2;
+const RSP = 4;
+const RBP = 5;
+const RSI = 6;
+const RDI = 7;
+const R8 = 8;
+const R9 = 9;
 
 /**
  * __vdso_sgx_enter_enclave(rdi, rsi, rdx, function, r8, r9, run) on the calling thread.
@@ -112,7 +116,7 @@ export async function vdsoSgxEnterEnclave(sys: Sys, a: VdsoEnterArgs, out?: Vdso
   const fn = Number(BigInt.asUintN(32, BigInt(a.fn)));
   if (fn < EENTER || fn > ERESUME) return -EINVAL.number;
   const g = p.cpus.thread(sys.task);
-  const top = await stackTop(sys, g);
+  const top = g.stackTop || (await stackTop(sys, g));
   if (top < 0) return top;
   // A call from a signal handler interrupts an outer one: its registers come back afterwards.
   const saved = g.depth > 0 ? p.cpus.snapshot(g) : undefined;
@@ -136,40 +140,35 @@ async function enterLoop(
   // "mov %ecx, %eax": the function arrives in ECX.
   let leaf = Number(BigInt.asUintN(32, BigInt(a.fn)));
   // The vDSO frame: return address, saved RBP (RBP points here), saved RBX.
-  const rbp = BigInt(top - 16);
-  let set: Partial<VdsoRegisters> = {
-    ...a.regs,
-    rdi: u64(a.rdi),
-    rsi: u64(a.rsi),
-    rdx: u64(a.rdx),
-    r8: u64(a.r8),
-    r9: u64(a.r9),
-    rsp: BigInt(top - 24),
-    rbp,
-  };
+  const rbp = top - 16;
+  let set = registerSet();
+  if (a.regs) {
+    for (const [name, v] of Object.entries(a.regs))
+      if (v !== undefined) setGpr(set, GPR_NAMES.indexOf(name as 'r10'), v);
+  }
+  setGpr(set, RDI, a.rdi ?? 0);
+  setGpr(set, RSI, a.rsi ?? 0);
+  setGpr(set, RDX, a.rdx ?? 0);
+  setGpr(set, R8, a.r8 ?? 0);
+  setGpr(set, R9, a.r9 ?? 0);
+  setGpr(set, RSP, top - 24);
+  setGpr(set, RBP, rbp);
   for (;;) {
     // "EENTER <= function <= ERESUME", unsigned.
     if (leaf < EENTER || leaf > ERESUME) return -EINVAL.number;
-    // "Validate that the reserved area contains only zeros", then load TCS and AEP.
-    const run = await sys.load(a.run, SGX_ENCLAVE_RUN.size);
-    if (!reservedAreZero(SGX_ENCLAVE_RUN, run)) return -EINVAL.number;
-    const tcs = getField(SGX_ENCLAVE_RUN, run, 0, 'tcs');
     // A host thread always has an mm (only kernel threads lack one).
     const base = p.vdso.base(sys.task.mm!);
     // The vDSO was unmapped: the call jumps to nothing (re-executed after a SIGSEGV handler, as on hardware).
     if (base === undefined) for (;;) await callBadPointer(sys, 0n);
-    if (leaf === EENTER) p.stats.eenter++;
-    else p.stats.eresume++;
-    sys.task.kernel.traceTask(sys.task, 'vdso_enter', { leaf, tcs: Number(tcs) });
-    const x = await sys.runGuest<EncluExit>(new EncluRunner(p, g, base, { leaf, tcs, set }));
+    // From .Lenter_enclave to .Lhandle_exit's test of run->user_handler: user-mode code on the thread's CPU.
+    const o = await sys.runGuest<VsgxOutcome>(new EncluRunner(p, g, base, { leaf, run: a.run, set }));
+    if (o.kind === 'einval') return -EINVAL.number;
+    const x = o.exit;
     if (out) {
       out.regs = x.regs;
       out.exit = x;
     }
-    await sys.store(a.run + 8, exitRecord(x));
-    // .Lhandle_exit: "cmpq $0, SGX_ENCLAVE_RUN_USER_HANDLER(%rbx)".
-    const uh = await sys.load(a.run + 24, 8);
-    const handler = new DataView(uh.buffer, uh.byteOffset, 8).getBigUint64(0, true);
+    const handler = o.userHandler;
     if (handler === 0n) return 0;
     const fn = lookupUserHandler(sys, sys.task, handler);
     // "call *%rax" to something that is not a registered handler faults, again after any SIGSEGV handler.
@@ -189,9 +188,15 @@ async function enterLoop(
     if (ret <= 0) return ret;
     leaf = ret;
     // Back to .Lenter_enclave with RSP restored to its value at the exit and the handler's argument registers.
-    set = { rsp: x.regs.rsp, rbp };
+    set = registerSet();
+    setGpr(set, RSP, x.regs.rsp);
+    setGpr(set, RBP, rbp);
     if (typeof r === 'object') {
-      for (const k of ['rdi', 'rsi', 'rdx', 'r8', 'r9'] as const) if (r[k] !== undefined) set[k] = u64(r[k]);
+      if (r.rdi !== undefined) setGpr(set, RDI, r.rdi);
+      if (r.rsi !== undefined) setGpr(set, RSI, r.rsi);
+      if (r.rdx !== undefined) setGpr(set, RDX, r.rdx);
+      if (r.r8 !== undefined) setGpr(set, R8, r.r8);
+      if (r.r9 !== undefined) setGpr(set, R9, r.r9);
     }
   }
 }

@@ -28,7 +28,13 @@ import {
   type SgxFeatures,
   SgxMachine,
 } from '../hw/index';
-import { Kernel, type CostModel as KernelCostModel, type KernelLimits, type TlbFlushEvent } from '../kernel/index';
+import {
+  Kernel,
+  type CostModel as KernelCostModel,
+  type KernelLimits,
+  type TlbFlushEvent,
+  type TraceHashForm,
+} from '../kernel/index';
 import { GuestCpus } from './guest-cpus';
 import { Vdso } from './vdso-image';
 
@@ -50,6 +56,8 @@ export interface PlatformOptions {
   readonly costs?: Partial<KernelCostModel>;
   readonly limits?: Partial<KernelLimits>;
   readonly traceLimit?: number;
+  /** What the trace hash covers: the canonical binary form (default) or the exported JSON lines. */
+  readonly traceHash?: TraceHashForm;
   readonly onHostError?: 'throw' | 'kill';
   /** Compile hot guest blocks (default true). */
   readonly jit?: boolean;
@@ -127,6 +135,7 @@ export function bootPlatform(o: PlatformOptions): Platform {
     ...(o.costs && { costs: o.costs }),
     ...(o.limits && { limits: o.limits }),
     ...(o.traceLimit !== undefined && { traceLimit: o.traceLimit }),
+    ...(o.traceHash !== undefined && { traceHash: o.traceHash }),
     ...(o.onHostError && { onHostError: o.onHostError }),
   });
   const r = sgxInit(k, m);
@@ -223,13 +232,6 @@ export function aexOnInterrupt(p: Platform, cpu: number, reason: 'timer' | 'ipi'
   g.pendingCycles += r.cycles;
   g.aexPending = true;
   p.stats.aexInterrupt++;
-  p.k.trace.emit({
-    t: p.k.sched.cpus[cpu]!.clock,
-    cpu,
-    pid: t.tgid,
-    tid: t.tid,
-    ev: 'aex',
-    data: { reason, tcs },
-  });
+  p.k.trace.record(p.k.sched.cpus[cpu]!.clock, cpu, t.tgid, t.tid, 'aex', { reason, tcs });
   return true;
 }

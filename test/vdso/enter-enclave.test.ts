@@ -6,7 +6,20 @@
  * handler; the exception fields left alone on a normal exit.
  */
 import { describe, expect, it } from 'vitest';
-import { Libc, SIGSEGV, type Sys, WIFSIGNALED, WTERMSIG } from '../../src/kernel/index';
+import {
+  Libc,
+  MAP_ANONYMOUS,
+  MAP_FIXED,
+  MAP_PRIVATE,
+  PROT_READ,
+  PROT_WRITE,
+  SEGV_ACCERR,
+  SEGV_MAPERR,
+  SIGSEGV,
+  type Sys,
+  WIFSIGNALED,
+  WTERMSIG,
+} from '../../src/kernel/index';
 import {
   EENTER,
   EEXIT,
@@ -73,6 +86,77 @@ describe('argument checks', () => {
     });
     expect(log).toEqual([]);
     expect(WIFSIGNALED(status) && WTERMSIG(status)).toBe(SIGSEGV);
+  });
+});
+
+describe('the vDSO’s own loads and stores of run (user-mode code, one kernel entry)', () => {
+  /** Two fresh pages for a run struct placed by the test. */
+  async function pages(sys: Sys): Promise<number> {
+    return sys.mmap(0, 2 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  }
+
+  it('is one kernel entry: the scheduler steps once for a whole EENTER → EEXIT call', async () => {
+    const { log } = await inProcess(async ({ sys, libc, p, log }) => {
+      const e = await buildSample(sys);
+      const run = await Run.alloc(sys, libc, e.base);
+      const op = await OpStruct.alloc(sys, libc);
+      await enclCall(sys, await op.set(Op.NOP), run);
+      const before = p.k.sched.steps;
+      const r = await enclCall(sys, op.addr, run);
+      log(`ret ${r} steps ${p.k.sched.steps - before} function ${(await run.read()).function}`);
+    });
+    expect(log).toEqual([`ret 0 steps 1 function ${EEXIT}`]);
+  });
+
+  it('a run struct running into an unmapped page faults at the first reserved quadword there (vsgx.S reads them in order), before entering; a handler that maps it lets the call go on', async () => {
+    const { log, p } = await inProcess(async ({ sys, libc, log }) => {
+      const e = await buildSample(sys);
+      const base = await pages(sys);
+      await sys.munmap(base + P, P);
+      const runAddr = base + P - 16;
+      // run->tcs sits in the mapped page; the reserved area (from +40) starts 24 bytes into the hole.
+      const tcs = new Uint8Array(8);
+      new DataView(tcs.buffer).setBigUint64(0, BigInt(e.base), true);
+      await sys.store(runAddr, tcs);
+      await sys.sigaction(SIGSEGV, {
+        handler: async (hs, _sig, info) => {
+          log(`SIGSEGV at +${(info.si_addr ?? 0) - base} maperr ${info.si_code === SEGV_MAPERR}`);
+          await hs.mmap(base + P, P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+        },
+      });
+      const op = await OpStruct.alloc(sys, libc);
+      const r = await vdsoSgxEnterEnclave(sys, { rdi: await op.set(Op.NOP), fn: EENTER, run: runAddr });
+      const fn = await sys.load(runAddr + 8, 4);
+      log(`ret ${r} function ${fn[0]}`);
+    });
+    expect(log).toEqual([`SIGSEGV at +${P + 24} maperr true`, `ret 0 function ${EEXIT}`]);
+    expect(p.stats.eenter, 'entered once, after the handler').toBe(1);
+  });
+
+  it('a read-only run struct faults on the exit’s store (after the enclave ran); the store is retried after the handler', async () => {
+    const { log, p } = await inProcess(async ({ sys, libc, log }) => {
+      const e = await buildSample(sys);
+      const base = await pages(sys);
+      const run = base + 64;
+      const tcs = new Uint8Array(8);
+      new DataView(tcs.buffer).setBigUint64(0, BigInt(e.base), true);
+      await sys.store(run, tcs);
+      await sys.mprotect(base, P, PROT_READ);
+      await sys.sigaction(SIGSEGV, {
+        handler: async (hs, _sig, info) => {
+          log(`SIGSEGV at +${(info.si_addr ?? 0) - base} accerr ${info.si_code === SEGV_ACCERR}`);
+          await hs.mprotect(base, P, PROT_READ | PROT_WRITE);
+        },
+      });
+      const op = await OpStruct.alloc(sys, libc);
+      await op.set(Op.PUT_TO_BUFFER, MAGIC);
+      const r = await vdsoSgxEnterEnclave(sys, { rdi: op.addr, fn: EENTER, run });
+      const fn = await sys.load(run + 8, 4);
+      log(`ret ${r} function ${fn[0]}`);
+    });
+    expect(log).toEqual(['SIGSEGV at +72 accerr true', `ret 0 function ${EEXIT}`]);
+    expect(p.stats.eenter, 'the enclave ran once: only the store was done again').toBe(1);
+    expect(p.stats.eexit).toBe(1);
   });
 });
 

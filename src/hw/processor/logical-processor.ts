@@ -163,27 +163,23 @@ export class LogicalProcessor {
     const cpu = this.cpu;
     let executed = 0;
     let cycles = 0;
-    const done = (stop: LpStop): LpRunResult => {
-      this.cycles += cycles;
-      return { stop, executed, cycles };
-    };
     for (;;) {
-      if (executed >= budget) return done({ kind: 'budget' });
+      if (executed >= budget) return this.done(executed, cycles, { kind: 'budget' });
       const r = run(cpu, budget - executed);
       executed += r.executed;
       cycles += r.executed * CostModel.instruction;
       const stop = r.stop;
       switch (stop.kind) {
         case 'budget':
-          return done({ kind: 'budget' });
+          return this.done(executed, cycles, { kind: 'budget' });
         case 'fault':
           cycles += this.deliverCost();
-          return done(this.deliver(stop.fault, stop.trap));
+          return this.done(executed, cycles, this.deliver(stop.fault, stop.trap));
         case 'enclu': {
           const o = enclu(this.ctx, stop.leaf);
           if (o.kind === 'fault') {
             cycles += this.deliverCost();
-            return done(this.deliver(o.fault, false));
+            return this.done(executed, cycles, this.deliver(o.fault, false));
           }
           executed += 1;
           cpu.icount += 1;
@@ -193,15 +189,15 @@ export class LogicalProcessor {
           // "Pend a single-step #DB at the end of" EENTER/EEXIT: a trap with RIP where the leaf left it.
           if (o.pendingDb) {
             cycles += this.deliverCost();
-            return done(this.deliver(fault(Vector.DB), true));
+            return this.done(executed, cycles, this.deliver(fault(Vector.DB), true));
           }
           continue;
         }
         case 'syscall':
         case 'hlt':
-          return done({ kind: stop.kind });
+          return this.done(executed, cycles, { kind: stop.kind });
         case 'int':
-          return done({ kind: 'int', vector: stop.vector });
+          return this.done(executed, cycles, { kind: 'int', vector: stop.vector });
         case 'encls':
           // The kernel executes ENCLS as a function call (encls()), never as interpreted CPL-0 code.
           throw new Error(`CPU ${this.id}: ENCLS in interpreted CPL-0 code is not modelled; call encls() instead`);
@@ -211,6 +207,12 @@ export class LogicalProcessor {
         }
       }
     }
+  }
+
+  /** What run() returns, with its cycles added to the processor's count. */
+  private done(executed: number, cycles: number, stop: LpStop): LpRunResult {
+    this.cycles += cycles;
+    return { stop, executed, cycles };
   }
 
   /**

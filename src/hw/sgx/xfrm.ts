@@ -36,10 +36,17 @@ export const XSAVE_LEGACY_AND_HEADER = 576;
 /** The XFRM bits the model can size: x87, SSE and the components above. */
 export const XFRM_KNOWN = XSAVE_COMPONENTS.reduce((m, c) => m | (1n << BigInt(c.bit)), 3n);
 
+/** xsaveSize() by XFRM: every EENTER, ERESUME and AEX asks for its enclave's. */
+const xsaveSizes = new Map<bigint, number>();
+
 /** Size of the standard-format XSAVE area for the features in `xfrm` (x87 and SSE always included). */
 export function xsaveSize(xfrm: bigint): number {
-  let size = XSAVE_LEGACY_AND_HEADER;
+  let size = xsaveSizes.get(xfrm);
+  if (size !== undefined) return size;
+  size = XSAVE_LEGACY_AND_HEADER;
   for (const c of XSAVE_COMPONENTS) if (xfrm & (1n << BigInt(c.bit))) size = Math.max(size, c.offset + c.size);
+  // Only XFRMs of known bits are kept, so the table stays small whatever ECREATE is asked to check.
+  if ((xfrm & ~XFRM_KNOWN) === 0n) xsaveSizes.set(xfrm, size);
   return size;
 }
 

@@ -50,12 +50,36 @@ export type UserAccessResult =
   | { readonly kind: 'ok'; readonly data: Uint8Array }
   | { readonly kind: 'fault'; readonly fault: Exclude<FaultOutcome, { kind: 'ok' }> };
 
+const OK_EMPTY: UserAccessResult = Object.freeze({ kind: 'ok', data: new Uint8Array(0) });
+
 /**
  * A user-mode access of `len` bytes at `addr` (a read when `data` is undefined, else a write of `data`).
  * Pages before a faulting page are already read or written, as with real loads and stores.
  */
 export function userAccess(mm: Mm, addr: number, len: number, data?: Uint8Array): UserAccessResult {
   const write = data !== undefined;
+  // Most accesses (a pool word, a run struct, a call block) lie in one page: one translation, no staging copy.
+  const off = addr % PAGE_SIZE;
+  if (len > 0 && addr >= 0 && addr + len <= TASK_SIZE && off + len <= PAGE_SIZE) {
+    const pfn = translate(mm, addr, write, true);
+    if (typeof pfn !== 'number') return { kind: 'fault', fault: pfn as Exclude<FaultOutcome, { kind: 'ok' }> };
+    const mem = mm.ctx.mem;
+    // EPC reached from outside enclave mode is an abort page: reads give all-ones, writes are dropped.
+    const epc = mem.isEpc(pfn * PAGE_SIZE);
+    if (write) {
+      // page() tells the write observers (decoded code there goes stale), as PhysMem.write() does.
+      if (!epc) mem.page(pfn).set(data, off);
+      return OK_EMPTY;
+    }
+    const out = new Uint8Array(len);
+    if (epc) out.fill(0xff);
+    else {
+      const page = mem.peekPage(pfn);
+      if (len <= 32) for (let i = 0; i < len; i++) out[i] = page[off + i]!;
+      else out.set(page.subarray(off, off + len));
+    }
+    return { kind: 'ok', data: out };
+  }
   const out = new Uint8Array(write ? 0 : len);
   let done = 0;
   while (done < len) {

@@ -177,12 +177,13 @@ export class Signals {
     const p = t.process;
     if (p.groupExit !== undefined) return true;
     if (p.stopSig !== undefined && t.state !== 'stopped') return true;
-    const ok = (x: PendingSignal) => !(t.sigmask & sigmask(x.info.si_signo));
-    return t.pending.some(ok) || p.sharedPending.some(ok);
+    return unblockedIn(t, t.pending) || unblockedIn(t, p.sharedPending);
   }
 
   /** dequeue_signal(): synchronous signals first, then the lowest number; private queue before shared. */
   private dequeue(t: Task): PendingSignal | undefined {
+    // Nearly every return to user mode has nothing queued.
+    if (t.pending.length === 0 && t.process.sharedPending.length === 0) return undefined;
     for (const list of [t.pending, t.process.sharedPending]) {
       let best = -1;
       for (let i = 0; i < list.length; i++) {
@@ -298,4 +299,10 @@ export class Signals {
   static kernelInfo(sig: number): SigInfo {
     return { si_signo: sig, si_code: SI_KERNEL, si_errno: 0 };
   }
+}
+
+/** Whether `list` holds a signal `t` does not block. */
+function unblockedIn(t: Task, list: readonly PendingSignal[]): boolean {
+  for (const x of list) if (!(t.sigmask & sigmask(x.info.si_signo))) return true;
+  return false;
 }

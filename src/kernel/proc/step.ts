@@ -2,6 +2,10 @@
  * One scheduling step of a task: run its kernel entry (syscall, user-mode access, guest quantum, kernel
  * function), then the return to user mode (exit_to_user_mode_loop(): signals, stops, syscall restart) and
  * the host code up to its next kernel entry. The syscall's Errno becomes -errno here and nowhere else.
+ *
+ * The kernel half is synchronous. When it hands the CPU to host code, `stepTask` returns true and the step ends
+ * when that code enters the kernel again (Task.enter() → Scheduler.hostStopped() → `returnedFromUser`), usually
+ * one microtask later: no promise chain of the kernel's own sits between two kernel entries.
  */
 import { type CpuFault, Vector } from '../../hw/index';
 import {
@@ -29,7 +33,7 @@ import type { GuestContext, GuestRunner, GuestStop } from '../sched/guest';
 import { type Block, isBlock } from '../sched/wait-queue';
 import { dispatchSyscall } from '../syscalls/entry';
 import { outOfMemory } from './oom';
-import type { Entry, Task } from './task';
+import type { Entry, EntryResult, Task } from './task';
 
 /** Outcome of executing an entry. */
 type Exec =
@@ -126,7 +130,8 @@ function execute(k: Kernel, t: Task, cpu: Cpu, e: Entry): Exec {
       chargeSys(t, cpu, faults * k.costs.pageFault);
       t.utime += 1;
       cpu.clock += 1;
-      if (r.kind === 'ok') return { kind: 'value', value: req.data ? 0 : r.data };
+      // A store returns nothing (Sys.store() resolves to undefined), a load the bytes.
+      if (r.kind === 'ok') return { kind: 'value', value: req.data ? undefined : r.data };
       raiseFault(k, t, r.fault);
       if (t.state === 'dead') return { kind: 'dead' };
       // The faulting instruction is re-executed after the handler (or the retry).
@@ -152,40 +157,50 @@ function execute(k: Kernel, t: Task, cpu: Cpu, e: Entry): Exec {
   }
 }
 
-/** Resolves the host side's pending call and runs host code until it is back in the kernel. */
-async function resumeUser(k: Kernel, t: Task, cpu: Cpu, resolve: () => void): Promise<void> {
-  const stopped = t.expectStop();
+/**
+ * Resolves the host side's pending call, which runs host code until it is back in the kernel.
+ * @returns true while that code runs (the scheduler waits for it), false if it already came back.
+ */
+function resumeUser(k: Kernel, t: Task, cpu: Cpu, resolve: () => void): boolean {
   t.entry = undefined;
+  t.hostRunning = true;
   resolve();
-  await stopped;
+  // Only the first start of a thread function runs host code synchronously, up to its first kernel entry.
+  if (t.hostRunning) return true;
+  returnedFromUser(k, t, cpu);
+  return false;
+}
+
+/** The host code resumed by a step entered the kernel again: charge its time (the end of the step). */
+export function returnedFromUser(k: Kernel, t: Task, cpu: Cpu): void {
   cpu.clock += k.costs.userStep;
   t.utime += k.costs.userStep;
 }
 
 /**
  * exit_to_user_mode_loop() + handle_signal(): deliver, stop, die, or restart, then return to host code.
+ * @returns whether host code now runs (resumeUser).
  */
-async function exitToUser(k: Kernel, t: Task, cpu: Cpu): Promise<void> {
+function exitToUser(k: Kernel, t: Task, cpu: Cpu): boolean {
   const e = t.entry!;
   let value = e.done!.value;
   const g = t.kthread ? ({ kind: 'none' } as const) : k.signals.getSignal(t);
   switch (g.kind) {
     case 'dead':
-      return;
+      return false;
     case 'stop':
       k.sched.deschedule(t);
       t.state = 'stopped';
       k.traceTask(t, 'stopped', {});
       k.signals.threadStopped(t);
-      return;
+      return false;
     case 'none':
       if (isRestart(value)) {
         // No handler to run: restart in the kernel, the same entry runs again at the next scheduling point.
         e.done = undefined;
-        return;
+        return false;
       }
-      await resumeUser(k, t, cpu, () => e.resolve({ value: toUser(value) }));
-      return;
+      return resumeUser(k, t, cpu, () => e.resolve(toUser(value)));
     case 'deliver': {
       let restart = false;
       if (value === ERESTARTNOINTR) restart = true;
@@ -197,14 +212,13 @@ async function exitToUser(k: Kernel, t: Task, cpu: Cpu): Promise<void> {
       chargeSys(t, cpu, k.costs.signalDelivery);
       k.traceTask(t, 'signal_deliver', { sig: g.sig, restart });
       const handler = g.action.handler as Exclude<typeof g.action.handler, string>;
-      await resumeUser(k, t, cpu, () =>
-        e.resolve({
-          value: restart ? undefined : toUser(value),
-          deliver: { sig: g.sig, info: g.info, handler },
-          restart,
-        }),
-      );
-      return;
+      const result: EntryResult = {
+        value: restart ? undefined : toUser(value),
+        deliver: { sig: g.sig, info: g.info, handler },
+        restart,
+      };
+      // The handler is host code: it starts once the scheduler waits for it, like any return to user mode.
+      return resumeUser(k, t, cpu, () => e.resolve(Promise.resolve().then(() => t.sys.afterSignal(e.req, result))));
     }
     default: {
       const _exhaustive: never = g;
@@ -242,15 +256,15 @@ function exceptionSignal(f: CpuFault): { sig: number; code: number; addr: number
   }
 }
 
-/** Leaves guest mode with `value` (or a restart) and returns to host code. */
-async function leaveGuest(k: Kernel, t: Task, cpu: Cpu, value: unknown): Promise<void> {
+/** Leaves guest mode with `value` (or a restart) and returns to host code. @returns whether host code runs. */
+function leaveGuest(k: Kernel, t: Task, cpu: Cpu, value: unknown): boolean {
   t.guest = undefined;
   t.entry!.done = { value };
-  await exitToUser(k, t, cpu);
+  return exitToUser(k, t, cpu);
 }
 
 /** One quantum of guest code, with interrupt delivery before it and stop handling after it. */
-async function guestStep(k: Kernel, t: Task, cpu: Cpu, runner: GuestRunner): Promise<void> {
+function guestStep(k: Kernel, t: Task, cpu: Cpu, runner: GuestRunner): boolean {
   const e = t.entry!;
   t.guest = runner;
   const mm = t.mm!;
@@ -264,12 +278,12 @@ async function guestStep(k: Kernel, t: Task, cpu: Cpu, runner: GuestRunner): Pro
     chargeSys(t, cpu, costs.syscallEntry);
     const r = dispatchSyscall(k, t, pend.nr, pend.args, pend.state, cpu);
     t.wakeReason = undefined;
-    if (t.state === 'dead') return;
+    if (t.state === 'dead') return false;
     if (isBlock(r)) {
       const x = blockOrIntr(t, r);
       if (x.kind === 'block') {
         park(k, t, x.block);
-        return;
+        return false;
       }
       if (x.kind === 'value') runner.syscallReturn?.(ctx, guestRet(x.value));
     } else {
@@ -294,14 +308,13 @@ async function guestStep(k: Kernel, t: Task, cpu: Cpu, runner: GuestRunner): Pro
   }
   if (t.signalPending()) {
     // The interrupt took the CPU out of guest code; deliver on the way back, then continue the guest.
-    await leaveGuest(k, t, cpu, ERESTARTNOINTR);
-    return;
+    return leaveGuest(k, t, cpu, ERESTARTNOINTR);
   }
   // The return from the timer interrupt is where need_resched takes the CPU (the scheduler preempts after this
   // step): no guest code runs in between, so the thread leaves the CPU where the interrupt found it. Otherwise
   // the interrupt returns to the guest, and the next preemption point is the next tick.
   if (cpu.tickDelivered) {
-    if (k.sched.runnable().length > 0 && cpu.clock - cpu.sliceStart >= costs.timesliceCycles) return;
+    if (k.sched.runnable().length > 0 && cpu.clock - cpu.sliceStart >= costs.timesliceCycles) return false;
     cpu.tickDelivered = false;
   }
   const cpi = costs.cyclesPerInstruction;
@@ -312,7 +325,7 @@ async function guestStep(k: Kernel, t: Task, cpu: Cpu, runner: GuestRunner): Pro
   const cycles = step.cycles ?? step.executed * cpi;
   cpu.clock += cycles;
   t.utime += cycles;
-  await handleGuestStop(k, t, cpu, ctx, runner, step.stop);
+  return handleGuestStop(k, t, cpu, ctx, runner, step.stop);
 }
 
 function guestRet(v: unknown): number {
@@ -320,21 +333,20 @@ function guestRet(v: unknown): number {
   return typeof v === 'number' ? v : 0;
 }
 
-async function handleGuestStop(
+function handleGuestStop(
   k: Kernel,
   t: Task,
   cpu: Cpu,
   ctx: GuestContext,
   runner: GuestRunner,
   stop: GuestStop,
-): Promise<void> {
+): boolean {
   switch (stop.kind) {
     case 'budget':
-      return;
+      return false;
     case 'return':
       k.traceTask(t, 'guest_return', {});
-      await leaveGuest(k, t, cpu, stop.value);
-      return;
+      return leaveGuest(k, t, cpu, stop.value);
     case 'fault': {
       const f = stop.fault;
       let sig: { sig: number; code: number; addr: number } | undefined;
@@ -343,11 +355,11 @@ async function handleGuestStop(
         t.minflt++;
         chargeSys(t, cpu, k.costs.pageFault);
         k.traceTask(t, 'guest_fault', { addr: f.addr, err: f.errorCode, result: r.kind });
-        if (r.kind === 'ok' || r.kind === 'retry') return;
+        if (r.kind === 'ok' || r.kind === 'retry') return false;
         if (r.kind === 'oom') {
           oomKill(k, t);
-          if (t.state === 'dead') return;
-          return;
+          if (t.state === 'dead') return false;
+          return false;
         }
         sig = { sig: r.kind === 'sigsegv' ? SIGSEGV : SIGBUS, code: r.code, addr: r.addr };
       } else {
@@ -356,32 +368,30 @@ async function handleGuestStop(
       }
       const fix = runner.fixup?.(ctx, f, sig.sig);
       if (fix) {
-        await handleGuestStop(k, t, cpu, ctx, runner, fix);
-        return;
+        return handleGuestStop(k, t, cpu, ctx, runner, fix);
       }
       k.signals.forceSigFault(t, sig.sig, sig.code, sig.addr);
-      if (t.state === 'dead') return;
-      await leaveGuest(k, t, cpu, ERESTARTNOINTR);
-      return;
+      if (t.state === 'dead') return false;
+      return leaveGuest(k, t, cpu, ERESTARTNOINTR);
     }
     case 'syscall': {
       chargeSys(t, cpu, k.costs.syscallEntry);
       const state: Record<string, unknown> = {};
       const r = dispatchSyscall(k, t, stop.nr, stop.args, state, cpu);
       t.wakeReason = undefined;
-      if (t.state === 'dead') return;
+      if (t.state === 'dead') return false;
       if (isBlock(r)) {
         const x = blockOrIntr(t, r);
         if (x.kind === 'block') {
           t.entry!.state.gsys = { nr: stop.nr, args: stop.args, state };
           park(k, t, x.block);
-          return;
+          return false;
         }
         if (x.kind === 'value') runner.syscallReturn?.(ctx, guestRet(x.value));
-        return;
+        return false;
       }
       runner.syscallReturn?.(ctx, guestRet(r));
-      return;
+      return false;
     }
     default: {
       const _exhaustive: never = stop;
@@ -390,29 +400,30 @@ async function handleGuestStop(
   }
 }
 
-/** The scheduler's step function. */
-export async function stepTask(k: Kernel, t: Task, cpu: Cpu): Promise<void> {
+/**
+ * The scheduler's step function.
+ * @returns true when the step handed the CPU to host code that has not entered the kernel again yet.
+ */
+export function stepTask(k: Kernel, t: Task, cpu: Cpu): boolean {
   if (!t.started) {
     t.started = true;
     t.state = 'running';
-    await resumeUser(k, t, cpu, () => t.startHostCode());
-    return;
+    return resumeUser(k, t, cpu, () => t.startHostCode());
   }
   const e = t.entry!;
   if (e.done === undefined) {
     if (e.req.kind === 'guest') {
-      await guestStep(k, t, cpu, e.req.runner);
-      return;
+      return guestStep(k, t, cpu, e.req.runner);
     }
     const out = execute(k, t, cpu, e);
-    if (out.kind === 'dead') return;
+    if (out.kind === 'dead') return false;
     if (out.kind === 'block') {
       park(k, t, out.block);
-      return;
+      return false;
     }
     e.done = { value: out.value };
     // The syscall gave up the CPU (sched_yield): return to user mode when it runs again.
-    if (t.cpu === undefined) return;
+    if (t.cpu === undefined) return false;
   }
-  await exitToUser(k, t, cpu);
+  return exitToUser(k, t, cpu);
 }

@@ -57,7 +57,7 @@ export interface SignalDelivery {
   readonly handler: SignalHandler;
 }
 
-/** What the kernel hands back to the Sys wrapper when it returns to user mode. */
+/** What the return to user mode hands the Sys wrapper after a signal delivery (Sys.afterSignal()). */
 export interface EntryResult {
   readonly value: unknown;
   readonly deliver?: SignalDelivery;
@@ -70,7 +70,11 @@ export type TaskState = 'new' | 'runnable' | 'running' | 'blocked' | 'stopped' |
 /** The kernel entry a task is in. `state` survives re-execution after a block (restart_block's role). */
 export interface Entry {
   readonly req: KernelRequest;
-  readonly resolve: (r: EntryResult) => void;
+  /**
+   * Returns to the host code: with the call's user-visible value, or (after a signal delivery) with the promise of
+   * the host half that runs the handler and then returns or restarts (Sys.afterSignal()).
+   */
+  readonly resolve: (value: unknown) => void;
   readonly state: Record<string, unknown>;
   /** The return value once computed, while the return to user mode is pending (e.g. stopped). */
   done?: { value: unknown };
@@ -114,7 +118,11 @@ export class Task implements Waiter {
   started = false;
   /** Returning from `main` ends the whole process (a process's first thread), not just this thread. */
   groupMain = false;
-  private stopResolve: (() => void) | undefined;
+  /**
+   * The scheduler handed this task's CPU to its host code and waits for that code to enter the kernel again (the
+   * end of the step); cleared when it does.
+   */
+  hostRunning = false;
   /** Set by clone(CLONE_CHILD_CLEARTID)-less threads: nothing; kept for ps. */
   readonly comm: string;
   sys!: Sys;
@@ -151,26 +159,26 @@ export class Task implements Waiter {
 
   // ---- the host side -------------------------------------------------------------------------------
 
-  /** Parks the host thread in the kernel until the scheduler has run `req` and returns to user mode. */
-  enter(req: KernelRequest): Promise<EntryResult> {
+  /**
+   * Parks the host thread in the kernel until the scheduler has run `req` and returns to user mode.
+   * @returns the call's user-visible value (Sys runs signal handlers and restarts behind it).
+   */
+  enter(req: KernelRequest): Promise<unknown> {
     if (this.entry) throw new Error(`task ${this.tid} entered the kernel twice (a host thread must await each call)`);
-    return new Promise<EntryResult>((resolve) => {
-      this.entry = { req, resolve, state: {} };
-      this.signalStopped();
+    let resolve!: (value: unknown) => void;
+    const done = new Promise<unknown>((r) => {
+      resolve = r;
     });
+    this.entry = { req, resolve, state: {} };
+    this.signalStopped();
+    return done;
   }
 
-  /** Called by the scheduler before resuming host code: resolves once the code is back in the kernel. */
-  expectStop(): Promise<void> {
-    return new Promise<void>((r) => {
-      this.stopResolve = r;
-    });
-  }
-
+  /** The host code is back in the kernel: the scheduler's step that resumed it ends (it may run the next one now). */
   private signalStopped(): void {
-    const r = this.stopResolve;
-    this.stopResolve = undefined;
-    r?.();
+    if (!this.hostRunning) return;
+    this.hostRunning = false;
+    this.kernel.sched.hostStopped(this);
   }
 
   /** Starts the thread function (the first return to user mode). */

@@ -40,10 +40,24 @@ export interface SchedulerHooks {
   blockedUserTids(): number[];
   /** A CPU switches address spaces (switch_mm()). */
   onSwitchMm(cpu: Cpu, prev: Mm | null, next: Mm | null): void;
+  /** The host code a step resumed entered the kernel again: the rest of that step (proc/step.ts). */
+  returnedFromUser(t: Task, cpu: Cpu): void;
 }
 
-/** One scheduling step of a task on a CPU; supplied by the kernel (proc/step.ts). */
-export type Stepper = (t: Task, cpu: Cpu) => Promise<void>;
+/**
+ * One scheduling step of a task on a CPU; supplied by the kernel (proc/step.ts). It runs synchronously, and returns
+ * true when it handed the CPU to host code that has not yet entered the kernel again: the step ends when it does
+ * (`Scheduler.hostStopped`).
+ */
+export type Stepper = (t: Task, cpu: Cpu) => boolean;
+
+/** The run in progress: its limits, and how to settle Kernel.run()'s promise. */
+interface ActiveRun {
+  readonly opts: RunOptions;
+  readonly start: number;
+  readonly resolve: (r: RunResult) => void;
+  readonly reject: (e: unknown) => void;
+}
 
 interface Timer {
   readonly at: number;
@@ -63,6 +77,11 @@ export class Scheduler {
   private eventTime = 0;
   steps = 0;
   running = false;
+  private active: ActiveRun | undefined;
+  /** The loop is on the stack (a host call coming back inside it only ends the step; the loop goes on). */
+  private pumping = false;
+  /** The task whose host code the current step resumed, on `current`, while it runs. */
+  private awaiting: Task | undefined;
 
   constructor(
     nrCpus: number,
@@ -118,7 +137,7 @@ export class Scheduler {
   wakeTask(t: Task, reason: WakeReason): void {
     if (t.state !== 'blocked') return;
     if (t.blockedOn) for (const q of t.blockedOn.queues) q.remove(t);
-    this.timers = this.timers.filter((x) => x.task !== t);
+    if (this.timers.length > 0) this.timers = this.timers.filter((x) => x.task !== t);
     t.wakeReason = reason;
     this.enqueue(t);
   }
@@ -183,19 +202,28 @@ export class Scheduler {
         cpu.activeMm = t.mm;
         this.hooks.onSwitchMm(cpu, prev, t.mm);
       }
-      this.trace.emit({ t: cpu.clock, cpu: cpu.id, pid: t.tgid, tid: t.tid, ev: 'switch' });
+      this.trace.record(cpu.clock, cpu.id, t.tgid, t.tid, 'switch');
     }
   }
 
+  /** The busy CPU with the lowest clock; a tie is broken by the Rng over the tied CPUs in CPU order. */
   private pickCpu(): Cpu | undefined {
-    let best: Cpu[] = [];
+    let best: Cpu | undefined;
+    let ties = 0;
     for (const cpu of this.cpus) {
       if (cpu.idle) continue;
-      if (best.length === 0 || cpu.clock < best[0]!.clock) best = [cpu];
-      else if (cpu.clock === best[0]!.clock) best.push(cpu);
+      if (!best || cpu.clock < best.clock) {
+        best = cpu;
+        ties = 1;
+      } else if (cpu.clock === best.clock) ties++;
     }
-    if (best.length <= 1) return best[0];
-    return best[this.rng.below(best.length)];
+    if (ties <= 1) return best;
+    let k = this.rng.below(ties);
+    for (const cpu of this.cpus) {
+      if (cpu.idle || cpu.clock !== best!.clock) continue;
+      if (k-- === 0) return cpu;
+    }
+    return undefined;
   }
 
   private fireTimer(timer: Timer): void {
@@ -204,43 +232,113 @@ export class Scheduler {
     this.wakeTask(timer.task, 'timeout');
   }
 
-  /** Runs until no user task is left, a deadlock, or a limit. */
-  async run(opts: RunOptions = {}): Promise<RunResult> {
-    if (this.running) throw new Error('Kernel.run() is already running');
+  /**
+   * Runs until no user task is left, a deadlock, or a limit. The loop is synchronous: it runs kernel steps until one
+   * hands the CPU to host code, then waits for that code to enter the kernel again (hostStopped()), which usually
+   * continues the loop inside that very call, one microtask later.
+   */
+  run(opts: RunOptions = {}): Promise<RunResult> {
+    if (this.running) return Promise.reject(new Error('Kernel.run() is already running'));
     this.running = true;
-    const start = this.steps;
+    return new Promise<RunResult>((resolve, reject) => {
+      this.active = { opts, start: this.steps, resolve, reject };
+      this.pump();
+    });
+  }
+
+  /**
+   * The host code that the current step resumed is back in the kernel (Task.enter()): the step ends and the loop
+   * continues. A thread function starting synchronously inside its step comes back while the loop is on the stack;
+   * the step function sees that itself.
+   */
+  hostStopped(t: Task): void {
+    if (this.pumping || this.awaiting !== t) return;
+    this.awaiting = undefined;
+    const cpu = this.current!;
+    try {
+      this.hooks.returnedFromUser(t, cpu);
+      this.endStep(cpu);
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    this.pump();
+  }
+
+  /** The scheduling loop, until a step resumes host code or the run ends. */
+  private pump(): void {
+    const a = this.active;
+    if (!a) return;
+    const { opts, start } = a;
+    this.pumping = true;
     try {
       for (;;) {
         if (opts.maxSteps !== undefined && this.steps - start >= opts.maxSteps) {
-          return { kind: 'limit', steps: this.steps - start };
+          this.finish({ kind: 'limit', steps: this.steps - start });
+          return;
         }
-        if (this.hooks.liveUserTasks() === 0) return { kind: 'idle', steps: this.steps - start };
+        if (this.hooks.liveUserTasks() === 0) {
+          this.finish({ kind: 'idle', steps: this.steps - start });
+          return;
+        }
         this.fillIdleCpus();
         const cpu = this.pickCpu();
         const timer = this.timers[0];
         if (timer && (!cpu || timer.at <= cpu.clock)) {
-          if (opts.until !== undefined && timer.at > opts.until) return { kind: 'limit', steps: this.steps - start };
+          if (opts.until !== undefined && timer.at > opts.until) {
+            this.finish({ kind: 'limit', steps: this.steps - start });
+            return;
+          }
           this.fireTimer(timer);
           continue;
         }
         if (!cpu) {
-          return { kind: 'deadlock', steps: this.steps - start, blocked: this.hooks.blockedUserTids() };
+          this.finish({ kind: 'deadlock', steps: this.steps - start, blocked: this.hooks.blockedUserTids() });
+          return;
         }
-        if (opts.until !== undefined && cpu.clock > opts.until) return { kind: 'limit', steps: this.steps - start };
+        if (opts.until !== undefined && cpu.clock > opts.until) {
+          this.finish({ kind: 'limit', steps: this.steps - start });
+          return;
+        }
         const t = cpu.current!;
         this.current = cpu;
         this.steps++;
-        try {
-          await this.stepper(t, cpu);
-        } finally {
-          this.eventTime = cpu.clock;
-          this.current = undefined;
+        if (this.stepper(t, cpu)) {
+          this.awaiting = t;
+          return;
         }
-        this.maybePreempt(cpu);
+        this.endStep(cpu);
       }
+    } catch (e) {
+      this.fail(e);
     } finally {
-      this.running = false;
+      this.pumping = false;
     }
+  }
+
+  /** After a step: the time of the next event, and need_resched. */
+  private endStep(cpu: Cpu): void {
+    this.eventTime = cpu.clock;
+    this.current = undefined;
+    this.maybePreempt(cpu);
+  }
+
+  private finish(r: RunResult): void {
+    const a = this.active!;
+    this.active = undefined;
+    this.running = false;
+    a.resolve(r);
+  }
+
+  /** A simulator bug (or a host error the kernel rethrows) ends the run: Kernel.run() rejects with it. */
+  private fail(e: unknown): void {
+    const a = this.active;
+    if (this.current) this.eventTime = this.current.clock;
+    this.current = undefined;
+    this.awaiting = undefined;
+    this.active = undefined;
+    this.running = false;
+    a?.reject(e);
   }
 
   private maybePreempt(cpu: Cpu): void {
@@ -256,7 +354,7 @@ export class Scheduler {
     // Guest code can only lose the CPU at an interrupt, i.e. after a delivered timer tick.
     if (t.guest && !cpu.tickDelivered) return;
     cpu.tickDelivered = false;
-    this.trace.emit({ t: cpu.clock, cpu: cpu.id, pid: t.tgid, tid: t.tid, ev: 'preempt' });
+    this.trace.record(cpu.clock, cpu.id, t.tgid, t.tid, 'preempt');
     this.preempt(t);
   }
 }

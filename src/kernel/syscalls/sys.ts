@@ -18,13 +18,26 @@ import type { SigActionArg, SigActionOut } from './sys-signal';
 export class Sys {
   constructor(readonly task: Task) {}
 
-  /** Enters the kernel, runs signal handlers it hands back, and restarts when told to. */
-  private async call(req: KernelRequest): Promise<unknown> {
-    for (;;) {
-      const r: EntryResult = await this.task.enter(req);
-      if (r.deliver) await this.runHandler(r.deliver);
-      if (!r.restart) return r.value;
+  /**
+   * Enters the kernel. The promise resolves with the call's value when the kernel returns to user mode; after a
+   * signal delivery it stands for afterSignal() (the handler, then the value or the restarted call).
+   */
+  private call(req: KernelRequest): Promise<unknown> {
+    try {
+      return this.task.enter(req);
+    } catch (e) {
+      // A second call while one is pending (a host program bug) rejects, as an async method would.
+      return Promise.reject(e);
     }
+  }
+
+  /**
+   * @internal The host half of a signal delivered on the way back from `req`: the handler, rt_sigreturn, then the
+   * call's value, or the same call again when it restarts.
+   */
+  async afterSignal(req: KernelRequest, r: EntryResult): Promise<unknown> {
+    if (r.deliver) await this.runHandler(r.deliver);
+    return r.restart ? this.call(req) : r.value;
   }
 
   /** The host half of signal delivery: the handler, then rt_sigreturn (handle_signal() / the trampoline). */
@@ -34,8 +47,8 @@ export class Sys {
   }
 
   /** Any syscall by number with raw arguments. */
-  async syscall(nr: number, ...args: unknown[]): Promise<number> {
-    return (await this.call({ kind: 'syscall', nr, args })) as number;
+  syscall(nr: number, ...args: unknown[]): Promise<number> {
+    return this.call({ kind: 'syscall', nr, args }) as Promise<number>;
   }
 
   // ---- files --------------------------------------------------------------------------------------
@@ -233,13 +246,13 @@ export class Sys {
    * A user-mode load, as a C program dereferencing a pointer: a fault nothing resolves raises SIGSEGV or
    * SIGBUS (si_addr set); with a handler the access is retried after it, by default the process dies.
    */
-  async load(addr: number, len: number): Promise<Uint8Array> {
-    return (await this.call({ kind: 'access', addr, len })) as Uint8Array;
+  load(addr: number, len: number): Promise<Uint8Array> {
+    return this.call({ kind: 'access', addr, len }) as Promise<Uint8Array>;
   }
 
   /** A user-mode store; faults as {@link load}. */
-  async store(addr: number, bytes: Uint8Array): Promise<void> {
-    await this.call({ kind: 'access', addr, len: bytes.length, data: bytes });
+  store(addr: number, bytes: Uint8Array): Promise<void> {
+    return this.call({ kind: 'access', addr, len: bytes.length, data: bytes }) as Promise<void>;
   }
 
   /**
@@ -247,8 +260,8 @@ export class Sys {
    * old bytes and returns the new ones; no other thread runs in between. Faults as {@link store}.
    * @returns the old bytes.
    */
-  async atomic(addr: number, len: number, op: (old: Uint8Array) => Uint8Array): Promise<Uint8Array> {
-    return (await this.call({ kind: 'access', addr, len, rmw: op })) as Uint8Array;
+  atomic(addr: number, len: number, op: (old: Uint8Array) => Uint8Array): Promise<Uint8Array> {
+    return this.call({ kind: 'access', addr, len, rmw: op }) as Promise<Uint8Array>;
   }
 
   // ---- guest code and kernel functions ------------------------------------------------------------
@@ -258,12 +271,12 @@ export class Sys {
    * (its value resolves this promise). Faults, syscalls, interrupts and signals are handled in between
    * (sched/guest.ts).
    */
-  async runGuest<T = unknown>(runner: GuestRunner): Promise<T> {
-    return (await this.call({ kind: 'guest', runner })) as T;
+  runGuest<T = unknown>(runner: GuestRunner): Promise<T> {
+    return this.call({ kind: 'guest', runner }) as Promise<T>;
   }
 
   /** Runs a kernel function at a scheduling point; it may return block(...) to sleep (kernel threads, tests). */
-  async kcall(name: string, fn: (t: Task) => CallResult): Promise<number> {
-    return (await this.call({ kind: 'call', name, fn })) as number;
+  kcall(name: string, fn: (t: Task) => CallResult): Promise<number> {
+    return this.call({ kind: 'call', name, fn }) as Promise<number>;
   }
 }

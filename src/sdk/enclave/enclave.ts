@@ -75,6 +75,8 @@ class ProcessState {
   readonly counters: EcallCounters = { ecalls: 0, ocalls: 0, exceptions: {}, eenter: 0, eresume: 0 };
   /** TCS this process left owned after an entry it could not finish (never handed out again). */
   poisoned = 0;
+  /** The handler lookup runEcall() gets (made once: a closure per ecall costs on the hot path). */
+  readonly handler = (name: string): OcallHandler | undefined => this.handlers.get(name);
 
   constructor(
     readonly process: Process,
@@ -203,7 +205,7 @@ export class Enclave {
         input,
         outLen,
         ocallNames: this.ocallNames,
-        handler: (n) => st.handlers.get(n),
+        handler: st.handler,
         counters: st.counters,
       });
     } catch (e) {

@@ -13,7 +13,7 @@
  * the kernel resolves (an evicted EPC page reloaded with ELDU) are invisible too. The exit registers come from the
  * vDSO (what a C caller's user handler would see); refused commands write nothing to memory.
  */
-import { encode, PAGE_SIZE } from '../../hw/index';
+import { offsetOf, PAGE_SIZE } from '../../hw/index';
 import { EIO, ENOSYS, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, type Sys } from '../../kernel/index';
 import { EENTER, ERESUME, SGX_ENCLAVE_RUN, type VdsoExitInfo, vdsoSgxEnterEnclave } from '../../vdso/index';
 import { EcallError, EnclaveAbortedError } from '../errors/index';
@@ -136,27 +136,52 @@ export async function runEcall(a: RunEcallArgs): Promise<EcallResult> {
   }
 }
 
+/** Offsets of the fields an ecall fills in, from the layouts (everything else is zero). */
+const RUN_TCS = offsetOf(SGX_ENCLAVE_RUN, 'tcs');
+const CB_IN = offsetOf(CALL_BLOCK, 'in');
+const CB_IN_LEN = offsetOf(CALL_BLOCK, 'inLen');
+const CB_OUT = offsetOf(CALL_BLOCK, 'out');
+const CB_OUT_LEN = offsetOf(CALL_BLOCK, 'outLen');
+const CB_SCRATCH = offsetOf(CALL_BLOCK, 'scratch');
+const CB_SCRATCH_LEN = offsetOf(CALL_BLOCK, 'scratchLen');
+
+/** A little-endian u64 from a number below 2^53 (addresses and lengths). */
+function putU64(dv: DataView, at: number, v: number): void {
+  dv.setUint32(at, v >>> 0, true);
+  dv.setUint32(at + 4, Math.floor(v / 4294967296), true);
+}
+
+/** struct sgx_enclave_run (the TCS, everything else zero) into `dv` at `run`. */
+function putRun(dv: DataView, run: number, tcsAddr: number): void {
+  putU64(dv, run + RUN_TCS, tcsAddr);
+}
+
+/** The call block into `dv` at `at`: the buffers and their lengths, the rest zero. */
+function putCallBlock(dv: DataView, at: number, a: RunEcallArgs, inAddr: number, outAddr: number): void {
+  putU64(dv, at + CB_IN, inAddr);
+  putU64(dv, at + CB_IN_LEN, a.input.length);
+  putU64(dv, at + CB_OUT, outAddr);
+  putU64(dv, at + CB_OUT_LEN, a.outLen);
+  putU64(dv, at + CB_SCRATCH, a.slot.scratch);
+  putU64(dv, at + CB_SCRATCH_LEN, SCRATCH_SIZE);
+}
+
 async function ecallWith(a: RunEcallArgs, inAddr: number, outAddr: number): Promise<EcallResult> {
   const { sys, slot, name, counters } = a;
   const { input, outLen } = a;
-  const block = encode(CALL_BLOCK, {
-    in: BigInt(inAddr),
-    inLen: BigInt(input.length),
-    out: BigInt(outAddr),
-    outLen: BigInt(outLen),
-    scratch: BigInt(slot.scratch),
-    scratchLen: BigInt(SCRATCH_SIZE),
-  });
-  // struct sgx_enclave_run: the TCS, everything else zero (the selftests zero the exception fields themselves).
-  const run = encode(SGX_ENCLAVE_RUN, { tcs: BigInt(a.tcsAddr) });
   if (inAddr === slot.input) {
     // run, call block and input are contiguous in the slot: one store.
     const all = new Uint8Array(slot.input - slot.run + input.length);
-    all.set(run, 0);
-    all.set(block, slot.callBlock - slot.run);
+    const dv = new DataView(all.buffer);
+    putRun(dv, 0, a.tcsAddr);
+    putCallBlock(dv, slot.callBlock - slot.run, a, inAddr, outAddr);
     all.set(input, slot.input - slot.run);
     await sys.store(slot.run, all);
   } else {
+    const run = new Uint8Array(SGX_ENCLAVE_RUN.size);
+    putRun(new DataView(run.buffer), 0, a.tcsAddr);
+    const block = new Uint8Array(CALL_BLOCK.size);
+    putCallBlock(new DataView(block.buffer), 0, a, inAddr, outAddr);
     if (input.length) await sys.store(inAddr, input);
     await sys.store(slot.callBlock, block);
     await sys.store(slot.run, run);
@@ -165,8 +190,8 @@ async function ecallWith(a: RunEcallArgs, inAddr: number, outAddr: number): Prom
   trace(sys, 'ecall', { name, tcs: a.tcsIndex, ticket: a.ticket, waited: a.waited });
 
   let leaf: number = EENTER;
-  let rdi = BigInt(EnclCommand.ECALL);
-  let rsi = BigInt(a.index);
+  let rdi: bigint | number = EnclCommand.ECALL;
+  let rsi: bigint | number = a.index;
   let ocalls = 0;
   let exceptions = 0;
   let ocallProblem: EcallError | undefined;
@@ -174,7 +199,7 @@ async function ecallWith(a: RunEcallArgs, inAddr: number, outAddr: number): Prom
     if (leaf === EENTER) counters.eenter++;
     else counters.eresume++;
     const out: VdsoExitInfo = {};
-    const r = await vdsoSgxEnterEnclave(sys, { fn: leaf, rdi, rsi, rdx: BigInt(slot.callBlock), run: slot.run }, out);
+    const r = await vdsoSgxEnterEnclave(sys, { fn: leaf, rdi, rsi, rdx: slot.callBlock, run: slot.run }, out);
     if (r < 0) {
       trace(sys, 'ecall_ret', { name, tcs: a.tcsIndex, status: 'VDSO' });
       throw new EcallError({ kind: 'vdso', ecall: name, ret: r });
@@ -187,7 +212,7 @@ async function ecallWith(a: RunEcallArgs, inAddr: number, outAddr: number): Prom
       await sys.store(slot.run + 12, new Uint8Array(12));
       // An EXCEPTION entry that faults itself, or a fault with no AEX behind it (the ENCLU faulted, e.g. on a
       // busy TCS), cannot be handed to the enclave: report it.
-      if (leaf === EENTER && rdi === BigInt(EnclCommand.EXCEPTION)) {
+      if (leaf === EENTER && rdi === EnclCommand.EXCEPTION) {
         trace(sys, 'ecall_ret', { name, tcs: a.tcsIndex, status: 'ENTRY_FAULT' });
         throw new EcallError({
           kind: 'entry-fault',
@@ -199,8 +224,8 @@ async function ecallWith(a: RunEcallArgs, inAddr: number, outAddr: number): Prom
       }
       trace(sys, 'ecall_exception', { name, tcs: a.tcsIndex, vector: exit.vector });
       leaf = EENTER;
-      rdi = BigInt(EnclCommand.EXCEPTION);
-      rsi = 0n;
+      rdi = EnclCommand.EXCEPTION;
+      rsi = 0;
       continue;
     }
     const regs = exit.regs;
@@ -249,7 +274,7 @@ async function ecallWith(a: RunEcallArgs, inAddr: number, outAddr: number): Prom
           }
         }
         leaf = EENTER;
-        rdi = BigInt(EnclCommand.ORET);
+        rdi = EnclCommand.ORET;
         rsi = BigInt.asUintN(64, ret);
         continue;
       }

@@ -26,28 +26,28 @@ import type { PoolWords } from './enclave-share';
 
 const INT_MAX = 0x7fff_ffff;
 
+/** A little-endian u32 from the first four bytes of `b`. */
 function u32(b: Uint8Array): number {
-  return new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true);
+  return (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
+}
+
+/** Writes `v` as a little-endian u32 into the first four bytes of `b`. */
+function putU32(b: Uint8Array, v: number): Uint8Array {
+  b[0] = v;
+  b[1] = v >>> 8;
+  b[2] = v >>> 16;
+  b[3] = v >>> 24;
+  return b;
 }
 
 /** LOCK XADD on a u32. @returns the old value. */
 async function fetchAdd(sys: Sys, addr: number, delta: number): Promise<number> {
-  const old = await sys.atomic(addr, 4, (b) => {
-    const dv = new DataView(b.buffer, b.byteOffset, 4);
-    dv.setUint32(0, (dv.getUint32(0, true) + delta) >>> 0, true);
-    return b;
-  });
-  return u32(old);
+  return u32(await sys.atomic(addr, 4, (b) => putU32(b, u32(b) + delta)));
 }
 
 /** LOCK CMPXCHG on a u32. @returns the old value. */
 async function cmpxchg(sys: Sys, addr: number, expected: number, desired: number): Promise<number> {
-  const old = await sys.atomic(addr, 4, (b) => {
-    const dv = new DataView(b.buffer, b.byteOffset, 4);
-    if (dv.getUint32(0, true) === expected) dv.setUint32(0, desired, true);
-    return b;
-  });
-  return u32(old);
+  return u32(await sys.atomic(addr, 4, (b) => (u32(b) === expected ? putU32(b, desired) : b)));
 }
 
 async function load32(sys: Sys, addr: number): Promise<number> {
@@ -55,9 +55,12 @@ async function load32(sys: Sys, addr: number): Promise<number> {
 }
 
 async function store32(sys: Sys, addr: number, v: number): Promise<void> {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, v >>> 0, true);
-  await sys.store(addr, b);
+  await sys.store(addr, putU32(new Uint8Array(4), v));
+}
+
+/** Whether `ticket` may take a TCS once `done` have been released. */
+function admitted(ticket: number, done: number, nTcs: number): boolean {
+  return ((ticket - done) | 0) < nTcs;
 }
 
 /** A TCS held by a thread. */
@@ -104,16 +107,15 @@ export class TcsPool {
     const a = this.addr;
     const ticket = await fetchAdd(sys, a + w.tail, 1);
     const wake = a + w.wake + 4 * (ticket % w.waitSlots);
-    const admitted = (done: number) => ((ticket - done) | 0) < w.nTcs;
     // ticket < done + nTcs, as a signed 32-bit difference: done may be far past a ticket whose wake-up came late.
     let waited = false;
-    if (!admitted(await load32(sys, a + w.done))) {
+    if (!admitted(ticket, await load32(sys, a + w.done), w.nTcs)) {
       waited = true;
       sys.task.kernel.traceTask(sys.task, 'tcs_wait', { ticket });
       for (;;) {
         // The wake word first, then `done` again: a release in between changes the word, so the wait won't sleep.
         const v = await load32(sys, wake);
-        if (admitted(await load32(sys, a + w.done))) break;
+        if (admitted(ticket, await load32(sys, a + w.done), w.nTcs)) break;
         // 0, EAGAIN (the word moved: a release happened) and EINTR all mean: look again.
         await sys.futex(wake, FUTEX_WAIT, v);
       }

@@ -3,8 +3,8 @@
  * SDK's ecalls as spans with what happened during each (AEXs, exceptions, ocalls, EPC pages reloaded for it),
  * and the stable hash of the exported JSON lines.
  */
-import { type CryptoBackend, toHex } from '../../hw/index';
-import type { TraceEvent } from '../../kernel/index';
+import type { CryptoBackend } from '../../hw/index';
+import { Trace, type TraceEvent, type TraceHashForm } from '../../kernel/index';
 
 /** Totals over a trace. */
 export interface TraceSummary {
@@ -118,16 +118,20 @@ export function ecallSpans(events: readonly TraceEvent[]): EcallSpan[] {
   return done.sort((a, b) => a.order - b.order).map(({ order: _o, ...s }) => s);
 }
 
-const enc = new TextEncoder();
-
-/** The events as JSON lines, one per event: the bytes the kernel's trace hash covers. */
+/** The events as JSON lines, one per event (the form the CLI exports). */
 export function traceJsonLines(events: readonly TraceEvent[]): string {
   return events.map((e) => `${JSON.stringify(e)}\n`).join('');
 }
 
-/** SHA-256 of traceJsonLines(events), hex: equals Trace.digest() when no event was dropped. */
-export function traceHash(crypto: CryptoBackend, events: readonly TraceEvent[]): string {
-  const h = crypto.createSha256();
-  for (const e of events) h.update(enc.encode(`${JSON.stringify(e)}\n`));
-  return toHex(h.digest());
+/**
+ * The kernel's trace hash of `events` in `form` (kernel sched/trace.ts; 'json-lines' is SHA-256 of
+ * traceJsonLines(events)), hex: equals Trace.digest() of a run with that form when no event was dropped. Events
+ * read back from JSON lines hash the same.
+ */
+export function traceHash(
+  crypto: CryptoBackend,
+  events: readonly TraceEvent[],
+  form: TraceHashForm = 'canonical',
+): string {
+  return Trace.restore({ count: events.length, events }, crypto, events.length + 1, form).digest();
 }

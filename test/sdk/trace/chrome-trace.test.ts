@@ -3,6 +3,7 @@
  * spans, syscalls, waits, instants), the summary and ecall spans read back from it, and JSON lines whose hash is
  * the kernel trace's digest on a real run.
  */
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { nobleBackend } from '../../../src/hw/index';
 import { Kernel, type TraceEvent } from '../../../src/kernel/index';
@@ -130,6 +131,9 @@ describe('trace summaries', () => {
     const events = k.trace.events;
     expect(events.length, 'nothing dropped').toBe(k.trace.count);
     expect(traceHash(nobleBackend, events)).toBe(k.trace.digest());
+    expect(traceHash(nobleBackend, events, 'json-lines'), 'the json-lines form is SHA-256 of the JSON lines').toBe(
+      createHash('sha256').update(traceJsonLines(events)).digest('hex'),
+    );
     expect(traceJsonLines(events)).toBe(k.trace.toJsonLines());
   });
 });

@@ -62,8 +62,21 @@ export function defineLayout<const F extends readonly Field[]>(
   return Object.freeze({ name, size, align, fields });
 }
 
+/** Each layout's fields by name, built on first use (ENCLU leaves read a dozen fields per entry). */
+const byName = new WeakMap<Layout, Map<string, Field>>();
+// Reads come in runs on one struct (a TCS, then the SECS): a one-entry cache in front of the WeakMap.
+let lastLayout: Layout | undefined;
+let lastFields: Map<string, Field> | undefined;
+
 function fieldOf(layout: Layout, name: string): Field {
-  const f = layout.fields.find((x) => x.name === name);
+  let m = layout === lastLayout ? lastFields : byName.get(layout);
+  if (!m) {
+    m = new Map(layout.fields.map((x) => [x.name, x]));
+    byName.set(layout, m);
+  }
+  lastLayout = layout;
+  lastFields = m;
+  const f = m.get(name);
   if (!f) throw new Error(`layout ${layout.name} has no field ${name}`);
   return f;
 }
