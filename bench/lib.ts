@@ -45,6 +45,27 @@ export function timeIt(fn: () => void, minMs = 300): number {
   return samples[Math.floor(samples.length / 2)]!;
 }
 
+/**
+ * Median CPU seconds per call of each of `fns`, run in alternation so that a load change on a shared machine
+ * hits ours and the reference alike.
+ */
+export function timeInterleaved(fns: ReadonlyArray<() => void>, minMs = 600): number[] {
+  for (const f of fns) f();
+  const samples: number[][] = fns.map(() => []);
+  const deadline = performance.now() + minMs;
+  do {
+    fns.forEach((f, i) => {
+      const t0 = cpuSeconds();
+      f();
+      samples[i]!.push(cpuSeconds() - t0);
+    });
+  } while (performance.now() < deadline || samples[0]!.length < 5);
+  return samples.map((s) => {
+    s.sort((a, b) => a - b);
+    return s[Math.floor(s.length / 2)]!;
+  });
+}
+
 /** Median seconds per call of an async `fn`. */
 export async function timeItAsync(fn: () => Promise<void>, minMs = 300): Promise<number> {
   await fn();

@@ -81,14 +81,17 @@ function fieldOf(layout: Layout, name: string): Field {
   return f;
 }
 
-// Hot ENCLS paths read fields of the same pages over and over; a DataView per buffer is enough.
-// A one-entry cache in front of it catches the common run of reads from one page.
+// Hot ENCLS paths read fields of the same pages over and over: a page's DataView is cached (WeakMap keyed by the
+// live page buffer, with a one-entry cache in front). Small, short-lived buffers (an operand copy, a struct being
+// encoded) get a fresh DataView: caching those would churn the WeakMap, whose entries cost GC work.
 const views = new WeakMap<Uint8Array, DataView>();
 let lastBuf: Uint8Array | undefined;
 let lastView: DataView | undefined;
+const CACHED_MIN = 4096;
 
 function view(buf: Uint8Array): DataView {
   if (buf === lastBuf) return lastView!;
+  if (buf.byteLength < CACHED_MIN) return new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let v = views.get(buf);
   if (!v) {
     v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -169,9 +172,12 @@ export function encode<L extends Layout>(layout: L, value: Partial<Decoded<L>>):
 /** Encodes the given fields into `buf` at `offset`, leaving other bytes alone. */
 export function encodeInto<L extends Layout>(layout: L, value: Partial<Decoded<L>>, buf: Uint8Array, offset = 0): void {
   const dv = view(buf);
-  for (const [name, v] of Object.entries(value)) {
-    if (v === undefined) continue;
-    writeAt(dv, buf, offset, fieldOf(layout, name), v);
+  // Walk the layout rather than the value's keys: no entries array per call on the hot paths (EWB's PCMD, the
+  // driver's PAGEINFO). Keys that are not fields are compile-time errors through Partial<Decoded<L>>.
+  const v = value as Record<string, unknown>;
+  for (const f of layout.fields) {
+    const x = v[f.name];
+    if (x !== undefined) writeAt(dv, buf, offset, f, x);
   }
 }
 
