@@ -22,7 +22,7 @@ import {
   SgxMachine,
 } from '../src/hw/index';
 import { nodeBackend } from '../src/node/index';
-import { type Bench, type BenchRow, timeCommand, timeIt } from './lib';
+import { type Bench, type BenchRow, timeCommand, timeInterleaved, timeIt } from './lib';
 
 const MiB = 2 ** 20;
 const PAGEINFO_PA = 0x1000;
@@ -111,61 +111,67 @@ export function pagingRow(): BenchRow {
   const va = epcPa(PAGES + 1);
   ok(encls(m, EnclsLeaf.EPA, { rbx: 3, rcx: va }));
   let round = 0;
-  const ours =
-    timeIt(() => {
-      for (let i = 0; i < PAGES; i++) {
-        const page = epcPa(1 + i);
-        const slot = va + 8 * (i % 512);
-        ok(encls(m, EnclsLeaf.EBLOCK, { rcx: page }));
-        ok(encls(m, EnclsLeaf.ETRACK, { rcx: epcPa(0) }));
-        m.physMem.write(
-          PAGEINFO_PA,
-          encode(PAGEINFO, { srcPge: BigInt(BACKING_PA + i * PAGE_SIZE), secinfo: BigInt(PCMD_PA + 128 * (i % 16)) }),
-        );
-        ok(encls(m, EnclsLeaf.EWB, { rbx: PAGEINFO_PA, rcx: page, rdx: slot }));
-        m.physMem.write(
-          PAGEINFO_PA,
-          encode(PAGEINFO, {
-            linAddr: BigInt(BASE + i * PAGE_SIZE),
-            srcPge: BigInt(BACKING_PA + i * PAGE_SIZE),
-            secinfo: BigInt(PCMD_PA + 128 * (i % 16)),
-            secs: BigInt(epcPa(0)),
-          }),
-        );
-        ok(encls(m, EnclsLeaf.ELDU, { rbx: PAGEINFO_PA, rcx: page, rdx: slot }));
-      }
-      round++;
-    }, 2000) / PAGES;
+  const ours = () => {
+    for (let i = 0; i < PAGES; i++) {
+      const page = epcPa(1 + i);
+      const slot = va + 8 * (i % 512);
+      ok(encls(m, EnclsLeaf.EBLOCK, { rcx: page }));
+      ok(encls(m, EnclsLeaf.ETRACK, { rcx: epcPa(0) }));
+      m.physMem.write(
+        PAGEINFO_PA,
+        encode(PAGEINFO, { srcPge: BigInt(BACKING_PA + i * PAGE_SIZE), secinfo: BigInt(PCMD_PA + 128 * (i % 16)) }),
+      );
+      ok(encls(m, EnclsLeaf.EWB, { rbx: PAGEINFO_PA, rcx: page, rdx: slot }));
+      m.physMem.write(
+        PAGEINFO_PA,
+        encode(PAGEINFO, {
+          linAddr: BigInt(BASE + i * PAGE_SIZE),
+          srcPge: BigInt(BACKING_PA + i * PAGE_SIZE),
+          secinfo: BigInt(PCMD_PA + 128 * (i % 16)),
+          secs: BigInt(epcPa(0)),
+        }),
+      );
+      ok(encls(m, EnclsLeaf.ELDU, { rbx: PAGEINFO_PA, rcx: page, rdx: slot }));
+    }
+    round++;
+  };
   const key = randomBytes(16);
   const page = randomBytes(PAGE_SIZE);
   const aad = randomBytes(128);
-  const ref =
-    timeIt(() => {
-      for (let i = 0; i < PAGES; i++) {
-        const iv = randomBytes(12);
-        const c = createCipheriv('aes-128-gcm', key, iv);
-        c.setAAD(aad);
-        const ct = Buffer.concat([c.update(page), c.final()]);
-        const tag = c.getAuthTag();
-        const d = createDecipheriv('aes-128-gcm', key, iv);
-        d.setAAD(aad);
-        d.setAuthTag(tag);
-        Buffer.concat([d.update(ct), d.final()]);
-      }
-    }, 2000) / PAGES;
+  let counter = 0;
+  const reference = () => {
+    for (let i = 0; i < PAGES; i++) {
+      // A counter IV, as EWB's version is: no random source inside the reference loop.
+      const iv = Buffer.alloc(12);
+      iv.writeUInt32LE(++counter, 4);
+      const c = createCipheriv('aes-128-gcm', key, iv);
+      c.setAAD(aad);
+      const ct = Buffer.concat([c.update(page), c.final()]);
+      const tag = c.getAuthTag();
+      const d = createDecipheriv('aes-128-gcm', key, iv);
+      d.setAAD(aad);
+      d.setAuthTag(tag);
+      Buffer.concat([d.update(ct), d.final()]);
+    }
+  };
+  const [oursSecs, refSecs] = timeInterleaved([ours, reference], 3000);
   return {
     name: 'EBLOCK + ETRACK + EWB + ELDU per 4 KiB page',
-    value: ours * 1e6,
+    value: (oursSecs! / PAGES) * 1e6,
     unit: 'µs',
-    reference: { name: 'node:crypto AES-128-GCM encrypt + decrypt of 4 KiB', value: ref * 1e6 },
+    reference: { name: 'node:crypto AES-128-GCM encrypt + decrypt of 4 KiB', value: (refSecs! / PAGES) * 1e6 },
     better: 'lower',
     goal: '≤ 2×',
-    note: `${round} rounds of ${PAGES} pages`,
+    note: `${round} rounds of ${PAGES} pages, alternating with the reference; CPU time`,
   };
 }
 
 const bench: Bench = {
   title: 'SGX hardware model (ENCLS)',
-  run: () => [measurementRow(), pagingRow()],
+  // Paging first: the measurement row's many 4 MiB machines leave a large heap behind.
+  run: () => {
+    const paging = pagingRow();
+    return [measurementRow(), paging];
+  },
 };
 export default bench;
