@@ -1,23 +1,25 @@
 /**
  * The region compiler: turns a hot region of decoded code — the entry block plus the blocks of the same page it
- * reaches through direct jumps, conditional branches and calls — into one JavaScript function (`new Function`).
- * Blocks become the cases of a `switch` inside a loop, so branches between them (loops that span several
- * blocks, calls within the page) stay inside the function. The common integer, stack, branch and SSE forms are
- * inlined; every other instruction calls its interpreter handler, so both paths share one semantics (the
- * differential, flag and SSE tests run through this path).
+ * reaches through direct jumps, conditional branches, calls and fall-through — into one JavaScript function
+ * (`new Function`). Blocks become the cases of a `switch` inside a loop, so branches between them (loops that
+ * span several blocks, calls within the page) stay inside the function. The common integer, stack, branch and
+ * SSE forms are inlined; every other instruction calls its interpreter handler, so both paths share one
+ * semantics (the differential, flag, SSE and lockstep tests run through this path).
  *
  * Inside a compiled region:
- * - GPRs live in JS locals (`l<n>`/`h<n>`: low and high int32 halves) and the lazy flag state in `fl lz fr fh
- *   fs fa` (c.flags, c.lazy, c.lres, c.lhi, c.lsize, c.laux). They are written back to the Cpu at every exit,
- *   before a handler call (and reloaded after it), and when an instruction faults (the `catch`). An inlined
- *   instruction computes everything that can fault before it writes anything, so the locals always hold the
- *   architectural state at the start of the faulting instruction.
- * - Conditions read the operands of the flag-setting instruction of the same block directly (`cmp; jl` becomes
- *   `x < y`); a flag value nothing reads is never computed (V8 drops it, or sinks it into the fault path).
- * - Every memory operand has its own one-entry page cache (`p<j>` page base, `d<j>` the page's DataView),
- *   refilled through the TLB on a miss. Translations cannot change while a region runs (page tables and TLB
- *   flushes change only between run() calls), so a hit is a TLB hit. A store that reaches a code page
- *   invalidates the page's decoded code at the TLB fill (mmu.ts) and leaves the region after the store.
+ * - GPRs live in JS locals, as int32 halves `l<n>`/`h<n>`, and the flag state in `fl lz fr fh fs fa`
+ *   (c.flags, c.lazy, c.lres, c.lhi, c.lsize, c.laux). An ADD/SUB/CMP leaves its operands instead of CF/AF/OF
+ *   (`fk fx fxh fy fyh`); they are computed only when read (`aux()`), so a comparison costs what a JS
+ *   comparison costs, and `cmp; jl` becomes `x < y`.
+ * - The locals are written back to the Cpu at every exit, before a handler call (and reloaded after it), and
+ *   when an instruction faults (the `catch`). An inlined instruction computes everything that can fault
+ *   before it writes anything, so at a fault the locals hold the state at the start of that instruction.
+ * - Addresses are 64-bit int32 pairs (exact, wrapping modulo 2^64 as the hardware does). Every memory operand
+ *   has its own one-entry page cache (`p<j> q<j>` page address, `d<j>` its DataView), refilled through the TLB
+ *   on a miss, where non-canonical addresses and page-crossing accesses are handled. Translations cannot change
+ *   while a region runs (page tables and TLB flushes change only between run() calls), so a hit is a TLB hit.
+ *   A store that reaches a code page invalidates the page's decoded code at the TLB fill (mmu.ts) and leaves
+ *   the region after the store.
  *
  * Contract with run(): the function returns the instructions retired and leaves RIP at the next one. A block
  * starts only if the remaining budget covers all of it. When an instruction throws, `c.blk` is its index in
@@ -51,6 +53,8 @@ export interface Compiled {
   readonly pos: Int32Array;
 }
 
+// ---- run-time helpers -----------------------------------------------------------------------------------------
+
 const PAR = new Uint8Array(256);
 for (let v = 0; v < 256; v++) {
   let b = v ^ (v >> 4);
@@ -59,45 +63,29 @@ for (let v = 0; v < 256; v++) {
   PAR[v] = (b & 1) === 0 ? 4 : 0; // the PF bit value
 }
 
-/** The page of `a` for reading (TLB fill on a miss; may fault). */
-function pageR(m: Mmu, a: number): DataView {
-  const o = a & 4095;
-  const p = (a - o) / 4096;
-  const s = p & 255;
-  if (m.tagR[s] !== p) m.fill(a, 'r');
-  return m.dvR[s]!;
-}
-
-/** The page of `a` for writing (TLB fill on a miss; may fault; a code page is invalidated and sets m.smc). */
-function pageW(m: Mmu, a: number): DataView {
-  const o = a & 4095;
-  const p = (a - o) / 4096;
-  const s = p & 255;
-  if (m.tagW[s] !== p) m.fill(a, 'w');
-  return m.dvW[s]!;
-}
-
-/**
- * The fault for a misaligned 16-byte SSE operand: #GP(0), unless the address is non-canonical through RSP/RBP
- * (#SS(0)), which the handler's address computation reports first.
- */
-function misaligned(a: number, ss: boolean): CpuFault {
-  return ss && !(a >= CANON_LO && a < CANON_HI) ? fault(Vector.SS, 0) : gp(0);
-}
-
 /** A scratch page: a page-crossing access is gathered (or staged) at its own offset here. */
 const CROSS = new Uint8Array(4096 + 16);
 const CROSS_DV = new DataView(CROSS.buffer);
 
+/** "If a linear address is non-canonical ... #GP(0)", #SS(0) for stack references (SDM Vol. 3A §6.15). */
+function checkCanonical(a: number, ss: boolean): void {
+  if (!(a >= CANON_LO && a < CANON_HI)) throw ss ? fault(Vector.SS, 0) : gp(0);
+}
+
 /**
- * The page to read `size` bytes at `a` from (TLB fill on a miss; may fault). A page-crossing read translates
- * both pages first — the first page's fault first, then the second's with CR2 at its first byte, as mmu.ts
- * does — and returns the scratch page with the bytes at `a`'s offset.
+ * The page to read `size` bytes at linear `a` from (TLB fill on a miss; may fault). A page-crossing read
+ * translates both pages first — the first page's fault first, then the second's with CR2 at its first byte,
+ * as mmu.ts does — and returns the scratch page with the bytes at `a`'s offset.
  */
 function rdp(m: Mmu, a: number, size: number, ss: boolean): DataView {
-  if (!(a >= CANON_LO && a < CANON_HI)) throw ss ? fault(Vector.SS, 0) : gp(0);
+  checkCanonical(a, ss);
   const o = a & 4095;
-  if (o <= 4096 - size) return pageR(m, a);
+  if (o <= 4096 - size) {
+    const p = (a - o) / 4096;
+    const s = p & 255;
+    if (m.tagR[s] !== p) m.fill(a, 'r');
+    return m.dvR[s]!;
+  }
   m.rd8(a);
   const last = a + size - 1;
   m.rd8(last - (last & 4095));
@@ -105,11 +93,19 @@ function rdp(m: Mmu, a: number, size: number, ss: boolean): DataView {
   return CROSS_DV;
 }
 
-/** The page to write `size` bytes at `a` to; a page-crossing write probes both pages and is staged (`wrx`). */
+/**
+ * The page to write `size` bytes at `a` to (a fill that reaches a code page invalidates it and sets m.smc). A
+ * page-crossing write probes both pages, writes to the scratch page and is completed by `wrx`.
+ */
 function wrp(m: Mmu, a: number, size: number, ss: boolean): DataView {
-  if (!(a >= CANON_LO && a < CANON_HI)) throw ss ? fault(Vector.SS, 0) : gp(0);
+  checkCanonical(a, ss);
   const o = a & 4095;
-  if (o <= 4096 - size) return pageW(m, a);
+  if (o <= 4096 - size) {
+    const p = (a - o) / 4096;
+    const s = p & 255;
+    if (m.tagW[s] !== p) m.fill(a, 'w');
+    return m.dvW[s]!;
+  }
   m.probeW(a, size);
   return CROSS_DV;
 }
@@ -118,6 +114,14 @@ function wrp(m: Mmu, a: number, size: number, ss: boolean): DataView {
 function wrx(m: Mmu, a: number, size: number): void {
   const o = a & 4095;
   for (let j = 0; j < size; j++) m.wr8(a + j, CROSS[o + j]!);
+}
+
+/**
+ * The fault for a misaligned 16-byte SSE operand: #GP(0), unless the address is non-canonical through RSP/RBP
+ * (#SS(0)), which the handler's address computation reports first.
+ */
+function misaligned(a: number, ss: boolean): CpuFault {
+  return ss && !(a >= CANON_LO && a < CANON_HI) ? fault(Vector.SS, 0) : gp(0);
 }
 
 /**
@@ -141,19 +145,24 @@ function callHandler(c: Cpu, i: Insn, rip: number, next: number): boolean {
 }
 
 /**
- * Exact effective address from register values, for registers beyond ±2^52 (the compiled fast path sums
- * doubles): 64-bit wrap-around, then #GP(0), or #SS(0) through RSP/RBP, when non-canonical.
+ * CF | AF | OF of a deferred ADD (k = 1) or SUB (k = 2) of `s` bytes, from its operands and result: the
+ * values alu.ts add()/sub() record (operands of 1/2 bytes are unsigned, 4 int32, 8 lo/hi halves).
  */
-function eaExact(c: Cpu, i: Insn, bl: number, bh: number, il: number, ih: number, next: number): number {
-  let a = BigInt(i.disp);
-  if (i.ripRel) a += BigInt(next);
-  if (i.base >= 0) a += (BigInt(bh) << 32n) + BigInt(bl >>> 0);
-  if (i.index >= 0) a += ((BigInt(ih) << 32n) + BigInt(il >>> 0)) << BigInt(i.scale);
-  if (i.seg === 4) a += BigInt(c.fsBase);
-  else if (i.seg === 5) a += BigInt(c.gsBase);
-  const s = Number(BigInt.asIntN(64, a));
-  if (s < CANON_LO || s >= CANON_HI) throw i.base === 4 || i.base === 5 ? fault(Vector.SS, 0) : gp(0);
-  return s;
+function aux(k: number, s: number, x: number, xh: number, y: number, yh: number, z: number, zh: number): number {
+  let cf: number;
+  let of: number;
+  if (s === 8) {
+    cf = (k === 1 ? (xh & yh) | ((xh | yh) & ~zh) : (~xh & yh) | (~(xh ^ yh) & zh)) >>> 31;
+    of = (k === 1 ? (xh ^ zh) & (yh ^ zh) : (xh ^ yh) & (xh ^ zh)) >>> 31;
+  } else if (s === 4) {
+    cf = (k === 1 ? (x & y) | ((x | y) & ~z) : (~x & y) | (~(x ^ y) & z)) >>> 31;
+    of = (k === 1 ? (x ^ z) & (y ^ z) : (x ^ y) & (x ^ z)) >>> 31;
+  } else {
+    const top = s * 8 - 1;
+    cf = k === 1 ? (x + y) >>> (top + 1) : (x - y) >>> 31;
+    of = ((k === 1 ? (x ^ z) & (y ^ z) : (x ^ y) & (x ^ z)) >>> top) & 1;
+  }
+  return cf | ((x ^ y ^ z) & 16) | (of << 11);
 }
 
 const SCRATCH = new ArrayBuffer(8);
@@ -163,9 +172,9 @@ export const HELPERS = {
   rdp,
   wrp,
   wrx,
-  call: callHandler,
-  eaExact,
+  aux,
   misaligned,
+  call: callHandler,
   gp0: () => gp(0),
   ss0: () => fault(Vector.SS, 0),
   PAR,
@@ -176,21 +185,59 @@ export const HELPERS = {
   F32: new Float32Array(SCRATCH),
 };
 
+// ---- code generation ------------------------------------------------------------------------------------------
+
 const C47 = '140737488355328';
-/** Register-file store/reload placeholders, filled in once the region's register use is known. */
+/** Placeholders for writing back and reloading all locals, filled in once the region's register use is known. */
 const SPILL = '\u0001';
 const RELOAD = '\u0002';
 /** A reload on a branch out of an instruction's code, decided when the instruction is committed (`finish`). */
 const JUMP_RELOAD = '\u0003';
-const FLAG_NAMES = ['fl', 'lz', 'fr', 'fh', 'fs', 'fa'];
-const FLAG_FIELDS = ['flags', 'lazy', 'lres', 'lhi', 'lsize', 'laux'];
-const FLAG_SPILL = FLAG_NAMES.map((f, j) => ` c.${FLAG_FIELDS[j]} = ${f};`).join('');
-const FLAG_RELOAD = FLAG_NAMES.map((f, j) => ` ${f} = c.${FLAG_FIELDS[j]};`).join('');
+/** Writing back the flag locals, if the region has any. */
+const FLAG_SPILL_IF = '\u0004';
+/** c.laux, computing deferred ADD/SUB flags. */
+const FA = '(fk === 0 ? fa : X.aux(fk, fs, fx, fxh, fy, fyh, fr, fh))';
+const FLAG_SPILL = ` c.flags = fl; c.lazy = lz; c.lres = fr; c.lhi = fh; c.lsize = fs; c.laux = ${FA};`;
+const FLAG_RELOAD = ' fl = c.flags; lz = c.lazy; fr = c.lres; fh = c.lhi; fs = c.lsize; fa = c.laux; fk = 0;';
+/** Sign bit of a lazy result per operand size (size 4 as int32). */
+const SIGN_BITS = [0, 0x80, 0x8000, 0, 0x80000000 | 0];
+
+/** CF and OF (0/1 expressions) of x ± y (+ cin) of `size` giving z (alu.ts add()/sub()). */
+function cfOf(
+  add: boolean,
+  size: number,
+  x: string,
+  xh: string,
+  y: string,
+  yh: string,
+  z: string,
+  zh: string,
+  cin = '',
+): [string, string] {
+  if (size === 8) {
+    return add
+      ? [`(((${xh} & ${yh}) | ((${xh} | ${yh}) & ~${zh})) >>> 31)`, `(((${xh} ^ ${zh}) & (${yh} ^ ${zh})) >>> 31)`]
+      : [`(((~${xh} & ${yh}) | (~(${xh} ^ ${yh}) & ${zh})) >>> 31)`, `(((${xh} ^ ${yh}) & (${xh} ^ ${zh})) >>> 31)`];
+  }
+  if (size === 4) {
+    return add
+      ? [`(((${x} & ${y}) | ((${x} | ${y}) & ~${z})) >>> 31)`, `(((${x} ^ ${z}) & (${y} ^ ${z})) >>> 31)`]
+      : [`(((~${x} & ${y}) | (~(${x} ^ ${y}) & ${z})) >>> 31)`, `(((${x} ^ ${y}) & (${x} ^ ${z})) >>> 31)`];
+  }
+  // 8/16-bit: operands are masked and unsigned; the carry is the bit above the width of the exact sum.
+  const top = size * 8 - 1;
+  return add
+    ? [`((${x} + ${y}${cin ? ` + ${cin}` : ''}) >>> ${top + 1})`, `((((${x} ^ ${z}) & (${y} ^ ${z})) >>> ${top}) & 1)`]
+    : [`((${x} - ${y}${cin ? ` - ${cin}` : ''}) >>> 31)`, `((((${x} ^ ${y}) & (${x} ^ ${z})) >>> ${top}) & 1)`];
+}
 
 /** What the last flag-setting instruction of the current straight-line path left (see `Gen.known`). */
 interface Known {
-  /** 'sub' (SUB/CMP/NEG), 'add', 'logic' (CF = OF = AF = 0), 'aux' (CF/AF/OF only in fa), 'fl' (flags in fl). */
-  readonly op: 'sub' | 'add' | 'logic' | 'aux' | 'fl';
+  /**
+   * 'add'/'sub': deferred ADD, SUB/CMP/NEG (CF/OF from the operands); 'logic': CF = OF = AF = 0; 'aux': CF/AF/OF
+   * in fa; 'fl': the flags are in fl, not lazy.
+   */
+  readonly op: 'add' | 'sub' | 'logic' | 'aux' | 'fl';
   readonly size: number;
   readonly x: string;
   readonly xh: string;
@@ -200,8 +247,13 @@ interface Known {
   readonly zh: string;
 }
 
-/** Sign bit of a lazy result per operand size (size 4 as int32). */
-const SIGN_BITS = [0, 0x80, 0x8000, 0, 0x80000000 | 0];
+/** CF|AF|OF of a known producer as an expression. */
+function auxOf(k: Known): string {
+  if (k.op === 'logic') return '0';
+  if (k.op === 'aux') return 'fa';
+  const [cf, of] = cfOf(k.op === 'add', k.size, k.x, k.xh, k.y, k.yh, k.z, k.zh);
+  return `(${cf} | ((${k.x} ^ ${k.y} ^ ${k.z}) & 16) | (${of} << 11))`;
+}
 
 /**
  * Emits a region's code. Besides the text it tracks, per program point, how the register and flag locals
@@ -286,7 +338,7 @@ class Gen {
       if (this.dirty === 'all') spill = SPILL;
       else {
         spill = [...this.dirty].map((n) => `R[${2 * n}] = l${n}; R[${2 * n + 1}] = h${n};`).join(' ');
-        if (this.flagsDirty) spill += FLAG_SPILL;
+        if (this.flagsDirty) spill += FLAG_SPILL_IF;
       }
     }
     this.stale = true;
@@ -294,6 +346,7 @@ class Gen {
     this.flagsFresh = false;
     this.dirty = new Set();
     this.flagsDirty = false;
+    this.known = undefined;
     return `${spill} sp = 1;`;
   }
 
@@ -312,7 +365,7 @@ class Gen {
     return out.join(' ');
   }
 
-  /** The locals must be the state from here on (an inline slow path calls a handler, or control transfers). */
+  /** The locals must be the state from here on (an inline slow path calls a handler). */
   needLocals(): void {
     this.needFull = true;
   }
@@ -331,7 +384,7 @@ class Gen {
     this.needFull = true;
   }
 
-  useFlags(): void {
+  private useFlags(): void {
     this.flagsUsed = true;
     if (this.stale && !this.flagsFresh && !this.preFlags) {
       this.preFlags = true;
@@ -339,7 +392,7 @@ class Gen {
     }
   }
 
-  writeFlags(): void {
+  private writeFlags(): void {
     this.flagsUsed = this.flagsWritten = true;
     this.defFlags = true;
     this.needFull = true;
@@ -347,7 +400,7 @@ class Gen {
 
   // ---- registers -------------------------------------------------------------------------------------------
 
-  /** Expression reading GPR `n` (16-19: AH, CH, DH, BH) of `size` (low half for 8). */
+  /** Expression reading GPR `n` (16-19: AH, CH, DH, BH) of `size` (the low half for 8). */
   reg(n: number, size: number): string {
     if (n >= 16) {
       this.use(n - 16);
@@ -380,27 +433,29 @@ class Gen {
     return `l${n} = (l${n} & -256) | (${lo} & 255);`;
   }
 
-  /** Expression of 64-bit register `n` as a double (exact when |value| < 2^53). */
-  num(n: number): string {
-    this.use(n);
-    return `(h${n} * 4294967296 + (l${n} >>> 0))`;
-  }
-
-  /** Statement moving RSP by `d` (a small signed constant), with the carry into the high half. */
-  addRsp(d: number): string {
-    this.use(4);
-    this.def(4);
-    if (d >= 0) return `{ const t = (l4 + ${d}) | 0; h4 = (h4 + ((t >>> 0) < ${d} ? 1 : 0)) | 0; l4 = t; }`;
-    return `{ const t = (l4 - ${-d}) | 0; h4 = (h4 - ((l4 >>> 0) < ${-d} ? 1 : 0)) | 0; l4 = t; }`;
-  }
-
   /**
-   * `const s<k> = RSP + d` as a double for a stack access: #SS(0) when non-canonical (SDM Vol. 3A §6.15),
-   * checked here for an RSP beyond ±2^52 and on the page-cache miss path otherwise.
+   * `const s<k>/s<k>h = RSP + d` for a stack access (d is -8 or 0); a non-canonical address is #SS(0), on the
+   * page-cache miss path (SDM Vol. 3A §6.15).
    */
   stackAddr(k: number, d: number): string {
     this.ss = true;
-    return `const s${k} = ${this.num(4)}${d ? ` - ${-d}` : ''}; if (((h4 + 1048576) >>> 0) > 2097151) { c.blk = ${k}; throw X.ss0(); }`;
+    const l = this.reg(4, 8);
+    const h = this.hi(4);
+    if (d === 0) return `const s${k} = ${l}, s${k}h = ${h};`;
+    return `const s${k} = (${l} - ${-d}) | 0, s${k}h = (${h} - ((${l} >>> 0) < ${-d} ? 1 : 0)) | 0;`;
+  }
+
+  /** Statement setting RSP to the pair `lo`/`hi`. */
+  setRsp(lo: string, hi: string): string {
+    return this.setReg(4, 8, lo, hi);
+  }
+
+  /** Statement moving RSP up by `d` (a small constant), with the carry into the high half. */
+  popRsp(d: number): string {
+    const l = this.reg(4, 8);
+    const h = this.hi(4);
+    this.def(4);
+    return `{ const t = (${l} + ${d}) | 0; h4 = (${h} + ((t >>> 0) < ${d} ? 1 : 0)) | 0; l4 = t; }`;
   }
 
   // ---- exits -------------------------------------------------------------------------------------------------
@@ -426,45 +481,61 @@ class Gen {
 
   // ---- flags -----------------------------------------------------------------------------------------------
 
-  /** Records a lazy flag result (ZF/SF/PF from z, CF/AF/OF in aux) and what produced it. */
+  /** Records a deferred ADD or SUB result: ZF/SF/PF from z, CF/AF/OF from the operands when read. */
+  deferFlags(k: Known): string {
+    this.writeFlags();
+    this.known = k;
+    const w = k.size === 8;
+    return `fr = ${k.z}; fh = ${w ? k.zh : '0'}; fs = ${k.size}; fk = ${k.op === 'add' ? 1 : 2}; fx = ${k.x}; fxh = ${w ? k.xh : '0'}; fy = ${k.y}; fyh = ${w ? k.yh : '0'}; lz = 1;`;
+  }
+
+  /** Records a lazy flag result with CF/AF/OF given (`aux`). */
   setFlags(k: Known, aux: string): string {
     this.writeFlags();
     this.known = k;
-    return `fr = ${k.z}; fh = ${k.size === 8 ? k.zh : '0'}; fs = ${k.size}; fa = ${aux}; lz = 1;`;
+    return `fr = ${k.z}; fh = ${k.size === 8 ? k.zh : '0'}; fs = ${k.size}; fa = ${aux}; fk = 0; lz = 1;`;
+  }
+
+  /** The instruction reads and writes the flags through the Cpu fields (a helper of alu.ts). */
+  flagsThroughCpu(): void {
+    this.useFlags();
+    this.writeFlags();
+    this.known = undefined;
   }
 
   /** Records flags written directly to `fl` (not lazy). */
   setFl(code: string): string {
     this.writeFlags();
     this.known = { op: 'fl', size: 4, x: '', xh: '', y: '', yh: '', z: '', zh: '' };
-    return `${code} lz = 0;`;
+    return `${code} lz = 0; fk = 0;`;
   }
 
   /** CF as 0/1. */
   cf(): string {
     this.useFlags();
     const k = this.known;
-    if (k?.op === 'fl') return '(fl & 1)';
-    if (k?.op === 'logic') return '0';
-    if (k?.op === 'sub' && k.size === 4) return `((${k.x} >>> 0) < (${k.y} >>> 0) ? 1 : 0)`;
-    if (k) return '(fa & 1)';
-    return '((lz ? fa : fl) & 1)';
+    if (k === undefined) return `((lz ? ${FA} : fl) & 1)`;
+    if (k.op === 'fl') return '(fl & 1)';
+    if (k.op === 'logic') return '0';
+    if (k.op === 'aux') return '(fa & 1)';
+    if (k.op === 'sub') return `(${this.condTrue(1)} ? 1 : 0)`;
+    return cfOf(true, k.size, k.x, k.xh, k.y, k.yh, k.z, k.zh)[0];
   }
 
-  /** Statement setting CF (and OF when `of` is given) and nothing else. */
+  /** Statement setting CF (and OF when `of` is given) and nothing else (rotates). */
   setCfOf(cf: string, of: string | undefined): string {
     this.useFlags();
+    const k = this.known;
     this.writeFlags();
     const mask = of === undefined ? -2 : -2050;
     const bits = of === undefined ? cf : `${cf} | (${of} << 11)`;
-    const k = this.known;
     if (k?.op === 'fl') return `fl = (fl & ${mask}) | ${bits};`;
     if (k) {
       // Lazy: CF/OF live in fa; ZF/SF/PF still come from the earlier result.
       this.known = { ...k, op: 'aux' };
-      return `fa = (fa & ${mask}) | ${bits};`;
+      return `fa = (${auxOf(k)} & ${mask}) | ${bits}; fk = 0;`;
     }
-    return `if (lz) fa = (fa & ${mask}) | ${bits}; else fl = (fl & ${mask}) | ${bits};`;
+    return `if (lz) { fa = (${FA} & ${mask}) | ${bits}; fk = 0; } else fl = (fl & ${mask}) | ${bits};`;
   }
 
   /** Condition `cc` (SDM Vol. 1 Appendix B) as a JS boolean expression. */
@@ -480,8 +551,8 @@ class Gen {
       [OF, CF, ZF, `${CF} || ${ZF}`, SF, PF, `${SF} !== ${OF}`, `${ZF} || ${SF} !== ${OF}`][c]!;
     if (k === undefined) {
       return table(
-        '(((lz ? fa : fl) & 2048) !== 0)',
-        '(((lz ? fa : fl) & 1) !== 0)',
+        `(((lz ? ${FA} : fl) & 2048) !== 0)`,
+        `(((lz ? ${FA} : fl) & 1) !== 0)`,
         '(lz ? (fr | fh) === 0 : (fl & 64) !== 0)',
         '(lz ? (fs === 8 ? fh < 0 : (fr & X.SIGN[fs]) !== 0) : (fl & 128) !== 0)',
         '(lz ? X.PAR[fr & 255] !== 0 : (fl & 4) !== 0)',
@@ -496,86 +567,88 @@ class Gen {
     const SF = s === 8 ? `(${k.zh} < 0)` : s === 4 ? `(${k.z} < 0)` : `((${k.z} & ${SIGN_BITS[s]}) !== 0)`;
     const PF = `(X.PAR[${k.z} & 255] !== 0)`;
     if (k.op === 'logic') return table('false', 'false', ZF, SF, PF);
-    if (k.op === 'sub') {
-      // Comparisons straight from the operands.
-      const x = k.x;
-      const y = k.y;
-      if (s === 8) {
-        const hx = k.xh;
-        const hy = k.yh;
-        const lt = (hi: string, eq: string) => `(${hi} || (${hx} === ${hy} && (${x} >>> 0) ${eq} (${y} >>> 0)))`;
-        switch (c) {
-          case 1:
-            return lt(`(${hx} >>> 0) < (${hy} >>> 0)`, '<');
-          case 2:
-            return `(${x} === ${y} && ${hx} === ${hy})`;
-          case 3:
-            return lt(`(${hx} >>> 0) < (${hy} >>> 0)`, '<=');
-          case 6:
-            return lt(`${hx} < ${hy}`, '<');
-          case 7:
-            return lt(`${hx} < ${hy}`, '<=');
-        }
-      } else {
-        const sh = 32 - 8 * s;
-        const sx = (v: string) => (s === 4 ? v : `((${v} << ${sh}) >> ${sh})`);
-        const ux = (v: string) => (s === 4 ? `(${v} >>> 0)` : v);
-        switch (c) {
-          case 1:
-            return `(${ux(x)} < ${ux(y)})`;
-          case 2:
-            return `(${x} === ${y})`;
-          case 3:
-            return `(${ux(x)} <= ${ux(y)})`;
-          case 6:
-            return `(${sx(x)} < ${sx(y)})`;
-          case 7:
-            return `(${sx(x)} <= ${sx(y)})`;
-        }
+    if (k.op === 'aux') return table('((fa & 2048) !== 0)', '((fa & 1) !== 0)', ZF, SF, PF);
+    const [cf, of] = cfOf(k.op === 'add', s, k.x, k.xh, k.y, k.yh, k.z, k.zh);
+    const OF = `(${of} !== 0)`;
+    if (k.op === 'add') return table(OF, `(${cf} !== 0)`, ZF, SF, PF);
+    // SUB/CMP: the comparisons straight from the operands.
+    const x = k.x;
+    const y = k.y;
+    if (s === 8) {
+      const hx = k.xh;
+      const hy = k.yh;
+      const lt = (hi: string, eq: string) => `(${hi} || (${hx} === ${hy} && (${x} >>> 0) ${eq} (${y} >>> 0)))`;
+      const ltu = lt(`(${hx} >>> 0) < (${hy} >>> 0)`, '<');
+      switch (c) {
+        case 1:
+          return ltu;
+        case 2:
+          return `(${x} === ${y} && ${hx} === ${hy})`;
+        case 3:
+          return lt(`(${hx} >>> 0) < (${hy} >>> 0)`, '<=');
+        case 6:
+          return lt(`${hx} < ${hy}`, '<');
+        case 7:
+          return lt(`${hx} < ${hy}`, '<=');
+        default:
+          return table(OF, ltu, ZF, SF, PF);
       }
     }
-    return table('((fa & 2048) !== 0)', '((fa & 1) !== 0)', ZF, SF, PF);
+    const sh = 32 - 8 * s;
+    const sx = (v: string) => (s === 4 ? v : `((${v} << ${sh}) >> ${sh})`);
+    const ux = (v: string) => (s === 4 ? `(${v} >>> 0)` : v);
+    switch (c) {
+      case 1:
+        return `(${ux(x)} < ${ux(y)})`;
+      case 2:
+        return `(${x} === ${y})`;
+      case 3:
+        return `(${ux(x)} <= ${ux(y)})`;
+      case 6:
+        return `(${sx(x)} < ${sx(y)})`;
+      case 7:
+        return `(${sx(x)} <= ${sx(y)})`;
+      default:
+        return table(OF, `(${ux(x)} < ${ux(y)})`, ZF, SF, PF);
+    }
   }
 
   // ---- memory ----------------------------------------------------------------------------------------------
 
   /**
-   * `let a<k> = <effective address>` with the exactness and canonical checks of cpu.ts `ea()`; undefined for
-   * forms left to the handler (32-bit address size).
+   * `const a<k>/a<k>h = <effective address>`: the 64-bit sum of base, scaled index, displacement and segment
+   * base as int32 halves (wrapping modulo 2^64, SDM Vol. 1 §3.7.5); undefined for 32-bit address size.
    */
   ea(i: Insn, k: number, next: number): string | undefined {
     if (i.asize !== 8) return undefined;
-    const seg = i.seg === SEG_NONE ? '' : i.seg === 4 ? ' + c.fsBase' : ' + c.gsBase';
-    const b = i.base;
-    const x = i.index;
-    this.ss = !i.ripRel && (b === 4 || b === 5);
-    if (i.ripRel) return `const a${k} = base + ${next + i.disp}${seg};`;
-    const terms: string[] = [];
-    // Beyond ±2^52 a double sum could round into the canonical range: those take the exact path. A
-    // non-canonical address misses every page cache and faults on the miss path.
-    const guards: string[] = [];
-    if (b >= 0) {
-      terms.push(this.num(b));
-      guards.push(`((h${b} + 1048576) >>> 0) > 2097151`);
+    this.ss = !i.ripRel && (i.base === 4 || i.base === 5);
+    const terms: Array<readonly [string, string]> = [];
+    let disp = i.disp;
+    if (i.ripRel) {
+      terms.push(['B0', 'B1']);
+      disp += next;
     }
-    if (x >= 0) {
-      terms.push(i.scale ? `${this.num(x)} * ${1 << i.scale}` : this.num(x));
-      guards.push(`((h${x} + 1048576) >>> 0) > 2097151`);
+    if (!i.ripRel && i.base >= 0) terms.push([this.reg(i.base, 8), this.hi(i.base)]);
+    if (i.index >= 0) {
+      const l = this.reg(i.index, 8);
+      const h = this.hi(i.index);
+      const s = i.scale;
+      terms.push(s ? [`(${l} << ${s})`, `((${h} << ${s}) | (${l} >>> ${32 - s}))`] : [l, h]);
     }
-    if (i.disp !== 0 || terms.length === 0) terms.push(String(i.disp));
-    const sum = `${terms.join(' + ')}${seg}`;
-    if (!guards.length) return `const a${k} = ${sum};`;
-    const regs = `${b >= 0 ? `l${b}, h${b}` : '0, 0'}, ${x >= 0 ? `l${x}, h${x}` : '0, 0'}`;
-    return `let a${k} = ${sum}; if (${guards.join(' || ')}) { c.blk = ${k}; a${k} = X.eaExact(c, I[${k}], ${regs}, base + ${next}); }`;
+    if (disp !== 0 || terms.length === 0) terms.push([String(disp | 0), disp < 0 ? '-1' : '0']);
+    if (i.seg !== SEG_NONE) {
+      const b = i.seg === 4 ? 'c.fsBase' : 'c.gsBase';
+      terms.push([`(${b} | 0)`, `(Math.floor(${b} / 4294967296) | 0)`]);
+    }
+    return sum64(`a${k}`, terms);
   }
 
   /**
-   * Reads `size` bytes (1, 2, 4, 8 or 16) at address variable `a` into `v` (`v`/`vh` for 8, `v_0`..`v_3` for
-   * 16): the site's page cache, else the TLB (which may fault: c.blk = k first).
+   * Reads `size` bytes (1, 2, 4, 8 or 16) at the address pair `a`/`a`h into `v` (`v`/`vh` for 8, `v_0`..`v_3`
+   * for 16): the site's page cache, else the TLB (which may fault: c.blk = k first).
    */
   rd(k: number, a: string, size: number, v: string): string {
     const j = this.sites++;
-    const lim = 4096 - size;
     const d = `d${j}`;
     let get: string;
     let decl: string;
@@ -600,17 +673,16 @@ class Gen {
         decl = `let ${v}_0, ${v}_1, ${v}_2, ${v}_3;`;
         get = `${v}_0 = ${d}.getInt32(o, true); ${v}_1 = ${d}.getInt32(o + 4, true); ${v}_2 = ${d}.getInt32(o + 8, true); ${v}_3 = ${d}.getInt32(o + 12, true);`;
     }
-    return `${decl} { const o = ${a} & 4095; if (${a} - o !== p${j} || o > ${lim}) { c.blk = ${k}; ${d} = X.rdp(m, ${a}, ${size}, ${this.ss}); p${j} = o > ${lim} ? NaN : ${a} - o; } ${get} }`;
+    return `${decl} { const o = ${a} & 4095; if (${this.miss(j, a, size)}) { c.blk = ${k}; ${d} = X.rdp(m, ${lin(a)}, ${size}, ${this.ss}); ${this.fill(j, a, size)} } ${get} }`;
   }
 
   /**
-   * Writes `size` bytes at `a` from int32 expressions `parts` (one, or two/four halves for 8/16) through the
-   * site's page cache. After a TLB fill that reached a code page the region is left after this instruction
-   * (`onSmc` replaces the default exit).
+   * Writes `size` bytes at the address pair `a` from int32 expressions `parts` (one, or two/four for 8/16)
+   * through the site's page cache. After a TLB fill that reached a code page the region is left after this
+   * instruction (`onSmc` replaces the default exit).
    */
   wr(k: number, a: string, size: number, parts: string[], next: number, pos: number, onSmc?: string): string {
     const j = this.sites++;
-    const lim = 4096 - size;
     const d = `d${j}`;
     let put: string;
     switch (size) {
@@ -630,7 +702,8 @@ class Gen {
         put = `${d}.setInt32(o, ${parts[0]}, true); ${d}.setInt32(o + 4, ${parts[1]}, true); ${d}.setInt32(o + 8, ${parts[2]}, true); ${d}.setInt32(o + 12, ${parts[3]}, true);`;
     }
     const smc = onSmc === undefined ? this.smc(next, pos) : `if (m.smc) { m.smc = false; ${onSmc} }`;
-    return `{ const o = ${a} & 4095; if (${a} - o !== p${j} || o > ${lim}) { c.blk = ${k}; ${d} = X.wrp(m, ${a}, ${size}, ${this.ss}); p${j} = o > ${lim} ? NaN : ${a} - o; ${put} if (o > ${lim}) X.wrx(m, ${a}, ${size}); ${smc} } else { ${put} } }`;
+    const cross = size > 1 ? `if (o > ${4096 - size}) X.wrx(m, ${lin(a)}, ${size});` : '';
+    return `{ const o = ${a} & 4095; if (${this.miss(j, a, size)}) { c.blk = ${k}; ${d} = X.wrp(m, ${lin(a)}, ${size}, ${this.ss}); ${this.fill(j, a, size)} ${put} ${cross} ${smc} } else { ${put} } }`;
   }
 
   /**
@@ -640,14 +713,47 @@ class Gen {
    */
   probe(k: number, a: string, size: number): string {
     const j = this.sites++;
-    const lim = 4096 - size;
-    return `{ const o = ${a} & 4095; if (${a} - o !== p${j} || o > ${lim}) { c.blk = ${k}; d${j} = X.wrp(m, ${a}, ${size}, ${this.ss}); p${j} = o > ${lim} ? NaN : ${a} - o; } }`;
+    return `{ const o = ${a} & 4095; if (${this.miss(j, a, size)}) { c.blk = ${k}; d${j} = X.wrp(m, ${lin(a)}, ${size}, ${this.ss}); ${this.fill(j, a, size)} } }`;
   }
+
+  /** Whether site j's cached page does not hold the access (a page-crossing access never hits). */
+  private miss(j: number, a: string, size: number): string {
+    return `(${a} & -4096) !== p${j} || ${a}h !== q${j}${size > 1 ? ` || o > ${4096 - size}` : ''}`;
+  }
+
+  /** Caches the page of `a` at site j (not a page-crossing access: p = 1 never matches a page address). */
+  private fill(j: number, a: string, size: number): string {
+    return size > 1
+      ? `p${j} = o > ${4096 - size} ? 1 : ${a} & -4096; q${j} = ${a}h;`
+      : `p${j} = ${a} & -4096; q${j} = ${a}h;`;
+  }
+}
+
+/** The linear address of pair `a` as a number (exact when canonical; far out of range otherwise). */
+function lin(a: string): string {
+  return `(${a}h * 4294967296 + (${a} >>> 0))`;
+}
+
+/** `const name/nameh` = the 64-bit sum of int32-pair terms, carrying between the halves (modulo 2^64). */
+function sum64(name: string, terms: ReadonlyArray<readonly [string, string]>): string {
+  const [l0, h0] = terms[0]!;
+  if (terms.length === 1) return `const ${name} = ${l0}, ${name}h = ${h0};`;
+  let out = '';
+  let l = l0;
+  let h = h0;
+  for (let j = 1; j < terms.length; j++) {
+    const [tl, th] = terms[j]!;
+    const n = j === terms.length - 1 ? name : `${name}_${j}`;
+    out += `const ${n} = (${l} + ${tl}) | 0, ${n}h = (${h} + ${th} + (((${l} & ${tl}) | ((${l} | ${tl}) & ~${n})) >>> 31)) | 0; `;
+    l = n;
+    h = `${n}h`;
+  }
+  return out;
 }
 
 // ---- instruction emitters -------------------------------------------------------------------------------------
 
-/** Immediate of the instruction as int32 halves. */
+/** Immediate of the instruction, masked to `size` (int32 for 4). */
 function immLo(i: Insn, size: number): string {
   if (size === 1) return String(i.imm & 0xff);
   if (size === 2) return String(i.imm & 0xffff);
@@ -655,8 +761,8 @@ function immLo(i: Insn, size: number): string {
 }
 
 /**
- * Loads operand `oi` into `v` (`vh` for 8 bytes) as a declaration: registers and immediates by value, memory
- * through the page cache (`a<k>` must hold the address). Sizes 1/2 are unsigned, 4 int32.
+ * Loads operand `oi` into `v` and `v`h as declarations: registers and immediates by value, memory through the
+ * page cache (`a<k>` must hold the address). Sizes 1/2 are unsigned, 4 int32; `v`h is 0 below 8 bytes.
  */
 function load(g: Gen, i: Insn, oi: number, k: number, v: string): string | undefined {
   const o = i.ops[oi]!;
@@ -697,68 +803,37 @@ function store(
   return undefined;
 }
 
-/** ADD/OR/ADC/SBB/AND/SUB/XOR/CMP (k) and TEST on operands x/xh, y/yh of `size`: result z/zh plus the flags. */
-function aluOp(
-  g: Gen,
-  kk: number,
-  size: number,
-  x: string,
-  xh: string,
-  y: string,
-  yh: string,
-  z: string,
-): string | undefined {
+/**
+ * ADD/OR/ADC/SBB/AND/SUB/XOR/CMP (kk) and TEST of operands x/xh, y/yh of `size`: declares z/z`h` and records
+ * the flags (deferred for ADD/SUB/CMP, computed for ADC/SBB, which read CF).
+ */
+function aluOp(g: Gen, kk: number, size: number, x: string, xh: string, y: string, yh: string, z: string): string {
   const zh = `${z}h`;
   const mask = size === 1 ? 255 : size === 2 ? 65535 : 0;
-  const top = size * 8 - 1;
-  const logic = kk === 1 || kk === 4 || kk === 6;
-  if (logic) {
+  if (kk === 1 || kk === 4 || kk === 6) {
     const op = kk === 1 ? '|' : kk === 4 ? '&' : '^';
     const code = `const ${z} = ${x} ${op} ${y}, ${zh} = ${size === 8 ? `${xh} ${op} ${yh}` : '0'};`;
     return code + g.setFlags({ op: 'logic', size, x, xh, y, yh, z, zh }, '0');
   }
   const isSub = kk === 3 || kk === 5 || kk === 7;
-  const carry = kk === 2 || kk === 3 ? g.cf() : '';
-  const cin = carry ? ` + ${carry}` : '';
-  const bin = carry ? ` - ${carry}` : '';
+  const carry = kk === 2 || kk === 3 ? `c${z}` : '';
+  const pre = carry ? `const ${carry} = ${g.cf()};` : '';
+  const sign = isSub ? '-' : '+';
+  const cin = carry ? ` ${sign} ${carry}` : '';
   let code: string;
-  let cf: string;
-  let of: string;
   if (size === 8) {
-    if (isSub) {
-      code = `const ${z} = (${x} - ${y}${bin}) | 0; const ${z}b = ((~${x} & ${y}) | (~(${x} ^ ${y}) & ${z})) >>> 31; const ${zh} = (${xh} - ${yh} - ${z}b) | 0;`;
-      cf = `(((~${xh} & ${yh}) | (~(${xh} ^ ${yh}) & ${zh})) >>> 31)`;
-      of = `(((${xh} ^ ${yh}) & (${xh} ^ ${zh})) >>> 31)`;
-    } else {
-      code = `const ${z} = (${x} + ${y}${cin}) | 0; const ${z}b = ((${x} & ${y}) | ((${x} | ${y}) & ~${z})) >>> 31; const ${zh} = (${xh} + ${yh} + ${z}b) | 0;`;
-      cf = `(((${xh} & ${yh}) | ((${xh} | ${yh}) & ~${zh})) >>> 31)`;
-      of = `(((${xh} ^ ${zh}) & (${yh} ^ ${zh})) >>> 31)`;
-    }
-  } else if (size === 4) {
-    if (isSub) {
-      code = `const ${z} = (${x} - ${y}${bin}) | 0, ${zh} = 0;`;
-      cf = `(((~${x} & ${y}) | (~(${x} ^ ${y}) & ${z})) >>> 31)`;
-      of = `(((${x} ^ ${y}) & (${x} ^ ${z})) >>> 31)`;
-    } else {
-      code = `const ${z} = (${x} + ${y}${cin}) | 0, ${zh} = 0;`;
-      cf = `(((${x} & ${y}) | ((${x} | ${y}) & ~${z})) >>> 31)`;
-      of = `(((${x} ^ ${z}) & (${y} ^ ${z})) >>> 31)`;
-    }
-  } else {
-    // 8/16-bit: operands are masked and unsigned; the carry is bit `size*8` of the exact sum.
-    if (isSub) {
-      code = `const ${z}t = ${x} - ${y}${bin}, ${z} = ${z}t & ${mask}, ${zh} = 0;`;
-      cf = `(${z}t >>> 31)`;
-      of = `(((${x} ^ ${y}) & (${x} ^ ${z})) >>> ${top} & 1)`;
-    } else {
-      code = `const ${z}t = ${x} + ${y}${cin}, ${z} = ${z}t & ${mask}, ${zh} = 0;`;
-      cf = `(${z}t >>> ${top + 1})`;
-      of = `(((${x} ^ ${z}) & (${y} ^ ${z})) >>> ${top} & 1)`;
-    }
-  }
+    // The low halves' carry (borrow) goes into the high halves.
+    const c0 = isSub
+      ? `((~${x} & ${y}) | (~(${x} ^ ${y}) & ${z})) >>> 31`
+      : `((${x} & ${y}) | ((${x} | ${y}) & ~${z})) >>> 31`;
+    code = `const ${z} = (${x} ${sign} ${y}${cin}) | 0, ${zh} = (${xh} ${sign} ${yh} ${sign} (${c0})) | 0;`;
+  } else if (size === 4) code = `const ${z} = (${x} ${sign} ${y}${cin}) | 0, ${zh} = 0;`;
+  else code = `const ${z} = (${x} ${sign} ${y}${cin}) & ${mask}, ${zh} = 0;`;
+  const known: Known = { op: isSub ? 'sub' : 'add', size, x, xh, y, yh, z, zh };
+  if (!carry) return pre + code + g.deferFlags(known);
+  const [cf, of] = cfOf(!isSub, size, x, xh, y, yh, z, zh, carry);
   const aux = `${cf} | ((${x} ^ ${y} ^ ${z}) & 16) | (${of} << 11)`;
-  const op = carry ? 'aux' : isSub ? 'sub' : 'add';
-  return code + g.setFlags({ op, size, x, xh, y, yh, z, zh }, aux);
+  return pre + code + g.setFlags({ ...known, op: 'aux' }, aux);
 }
 
 /**
@@ -845,7 +920,7 @@ function emit(g: Gen, i: Insn, k: number, next: number, pos: number): string | u
   const sem = row.sem;
   const ops = i.ops;
   let eaCode = '';
-  if (i.hasMem && sem !== 'nop') {
+  if (i.hasMem && sem !== 'nop' && sem !== 'lea') {
     const e = g.ea(i, k, next);
     if (e === undefined) return undefined;
     eaCode = e;
@@ -877,35 +952,11 @@ function emit(g: Gen, i: Insn, k: number, next: number, pos: number): string | u
       return `${eaCode} ${ld} const w${k} = ${ext}; ${g.setReg(d.reg, d.size, `w${k}`, hi)}`;
     }
     case 'lea': {
+      // The 64-bit address without segmentation or canonical checks, truncated to the operand size (SDM "LEA");
+      // a 67h-prefixed LEA goes to the handler.
       const d = ops[0]!;
-      if (i.seg !== SEG_NONE || (i.ripRel && i.asize !== 8)) return undefined;
-      if (i.ripRel) {
-        return `{ const v = base + ${next + i.disp}; ${g.setReg(d.reg, d.size, 'v | 0', 'Math.floor(v / 4294967296) | 0')} }`;
-      }
-      if (d.size === 4 || d.size === 2 || i.asize === 4) {
-        // Truncated to 32 (or 16) bits: int32 arithmetic is exact modulo 2^32.
-        if (d.size === 8) return undefined;
-        const terms: string[] = [];
-        if (i.base >= 0) terms.push(g.reg(i.base, 4));
-        if (i.index >= 0) terms.push(i.scale ? `(${g.reg(i.index, 4)} << ${i.scale})` : g.reg(i.index, 4));
-        terms.push(String(i.disp | 0));
-        return g.setReg(d.reg, d.size, `((${terms.join(' + ')}) | 0)`, '0');
-      }
-      // 64-bit: add the halves with carries (exact modulo 2^64).
-      const parts: Array<[string, string]> = [];
-      if (i.base >= 0) parts.push([g.reg(i.base, 8), g.hi(i.base)]);
-      if (i.index >= 0) {
-        const il = g.reg(i.index, 8);
-        const ih = g.hi(i.index);
-        const s = i.scale;
-        parts.push(s ? [`(${il} << ${s})`, `((${ih} << ${s}) | (${il} >>> ${32 - s}))`] : [il, ih]);
-      }
-      if (i.disp !== 0 || parts.length === 0) parts.push([String(i.disp | 0), i.disp < 0 ? '-1' : '0']);
-      let code = `{ let zl = ${parts[0]![0]}, zh = ${parts[0]![1]};`;
-      for (const [pl, ph] of parts.slice(1)) {
-        code += ` { const t = (zl + ${pl}) | 0; zh = (zh + ${ph} + (((zl & ${pl}) | ((zl | ${pl}) & ~t)) >>> 31)) | 0; zl = t; }`;
-      }
-      return `${code} ${g.setReg(d.reg, 8, 'zl', 'zh')} }`;
+      if (i.seg !== SEG_NONE || i.asize !== 8) return undefined;
+      return `${g.ea(i, k, next)!} ${g.setReg(d.reg, d.size, `a${k}`, `a${k}h`)}`;
     }
     case 'alu':
     case 'test': {
@@ -919,7 +970,6 @@ function emit(g: Gen, i: Insn, k: number, next: number, pos: number): string | u
       const ly = load(g, i, 1, k, `y${k}`);
       if (!lx || !ly) return undefined;
       const body = aluOp(g, kk, size, `x${k}`, `x${k}h`, `y${k}`, `y${k}h`, `z${k}`);
-      if (body === undefined) return undefined;
       const stc = writes ? store(g, i, 0, k, `z${k}`, `z${k}h`, next, K) : '';
       if (stc === undefined) return undefined;
       return `${eaCode} ${probe} ${lx} ${ly} ${body} ${stc}`;
@@ -931,26 +981,35 @@ function emit(g: Gen, i: Insn, k: number, next: number, pos: number): string | u
       const probe = d.kind === OK.MEM ? g.probe(k, `a${k}`, size) : '';
       const lx = load(g, i, 0, k, `x${k}`);
       if (!lx) return undefined;
-      let body: string | undefined;
-      if (sem === 'neg') {
-        body = aluOp(g, 5, size, '0', '0', `x${k}`, `x${k}h`, `z${k}`);
-      } else {
+      let body: string;
+      if (sem === 'neg') body = aluOp(g, 5, size, '0', '0', `x${k}`, `x${k}h`, `z${k}`);
+      else {
         // INC/DEC: ADD/SUB 1 with CF preserved (SDM "INC").
-        const cf = g.cf();
-        body = `const c${k} = ${cf}; ${aluOp(g, row.cc === 1 ? 5 : 0, size, `x${k}`, `x${k}h`, '1', '0', `z${k}`)} fa = (fa & -2) | c${k};`;
-        const kn = g.known!;
-        g.known = { ...kn, op: 'aux' };
+        const cf = `c${k}`;
+        const pre = `const ${cf} = ${g.cf()};`;
+        const z = `z${k}`;
+        const add = row.cc !== 1;
+        const sign = add ? '+' : '-';
+        const x = `x${k}`;
+        const calc =
+          size === 8
+            ? `const ${z} = (${x} ${sign} 1) | 0, ${z}h = (${x}h ${sign} (${add ? `${z} === 0` : `${x} === 0`} ? 1 : 0)) | 0;`
+            : size === 4
+              ? `const ${z} = (${x} ${sign} 1) | 0, ${z}h = 0;`
+              : `const ${z} = (${x} ${sign} 1) & ${size === 1 ? 255 : 65535}, ${z}h = 0;`;
+        const [, of] = cfOf(add, size, x, `${x}h`, '1', '0', z, `${z}h`);
+        const aux = `${cf} | ((${x} ^ 1 ^ ${z}) & 16) | (${of} << 11)`;
+        body = pre + calc + g.setFlags({ op: 'aux', size, x, xh: `${x}h`, y: '1', yh: '0', z, zh: `${z}h` }, aux);
       }
       const stc = store(g, i, 0, k, `z${k}`, `z${k}h`, next, K);
-      if (!stc || body === undefined) return undefined;
+      if (!stc) return undefined;
       return `${eaCode} ${probe} ${lx} ${body} ${stc}`;
     }
     case 'not': {
       const d = ops[0]!;
       if (d.kind !== OK.REG) return undefined;
-      const s = d.size;
       const lx = load(g, i, 0, k, `x${k}`)!;
-      return `${lx} ${g.setReg(d.reg, s, `~x${k}`, `~x${k}h`)}`;
+      return `${lx} ${g.setReg(d.reg, d.size, `~x${k}`, `~x${k}h`)}`;
     }
     case 'shift': {
       const d = ops[0]!;
@@ -963,14 +1022,12 @@ function emit(g: Gen, i: Insn, k: number, next: number, pos: number): string | u
         return shiftImm(g, kk, d.size, n, d.reg, k);
       }
       // Other counts and widths: alu.ts shift() on the Cpu's flag fields.
-      if (d.size === 1 && d.reg >= 16) return undefined;
-      const count = cnt.kind === OK.IMM ? String(i.imm & 0xff) : `(${g.reg(1, 1)})`;
-      g.useFlags();
-      g.writeFlags();
-      g.known = undefined;
+      const count = cnt.kind === OK.IMM ? String(i.imm & 0xff) : g.reg(1, 1);
       const lo = g.reg(d.reg, d.size);
       const hi = d.size === 8 ? g.hi(d.reg) : '0';
-      return `{ c.flags = fl; c.lazy = lz; c.lres = fr; c.lhi = fh; c.lsize = fs; c.laux = fa; const z = X.shift(c, ${kk}, ${d.size}, ${lo}, ${hi}, ${count}, ${cnt.kind === OK.REG}); fl = c.flags; lz = c.lazy; fr = c.lres; fh = c.lhi; fs = c.lsize; fa = c.laux; ${g.setReg(d.reg, d.size, 'z', 'c.hi')} }`;
+      // shift() reads CF (RCL/RCR) and writes the flags: the flag locals go through the Cpu.
+      g.flagsThroughCpu();
+      return `${FLAG_SPILL} const z${k} = X.shift(c, ${kk}, ${d.size}, ${lo}, ${hi}, ${count}, ${cnt.kind === OK.REG}); ${FLAG_RELOAD} ${g.setReg(d.reg, d.size, `z${k}`, 'c.hi')}`;
     }
     case 'imul2':
     case 'imul3': {
@@ -998,9 +1055,10 @@ function emit(g: Gen, i: Insn, k: number, next: number, pos: number): string | u
       const ld = load(g, i, 1, k, `v${k}`);
       if (!ld) return undefined;
       // The source is read whatever the condition; a 32-bit CMOVcc zero-extends even when false.
+      const c = g.cond(row.cc!);
       const t = g.setReg(d.reg, d.size, `v${k}`, `v${k}h`);
-      const f = d.size === 4 ? `else h${d.reg} = 0;` : '';
-      return `${eaCode} ${ld} if (${g.cond(row.cc!)}) { ${t} } ${f}`;
+      const f = d.size === 4 ? `else ${g.setReg(d.reg, 4, g.reg(d.reg, 4), '0')}` : '';
+      return `${eaCode} ${ld} if (${c}) { ${t} } ${f}`;
     }
     case 'cbw':
       if (i.opsize === 8) return g.setReg(0, 8, g.reg(0, 4), `(${g.reg(0, 4)} >> 31)`);
@@ -1034,7 +1092,7 @@ function emit(g: Gen, i: Insn, k: number, next: number, pos: number): string | u
       const vh = ops[0]!.kind === OK.IMM ? String(i.immHi | 0) : `v${k}h`;
       // The write happens before RSP moves, so a fault leaves RSP intact.
       const sa = g.stackAddr(k, -8);
-      const mv = g.addRsp(-8);
+      const mv = g.setRsp(`s${k}`, `s${k}h`);
       const st = g.wr(k, `s${k}`, 8, [`v${k}`, vh], next, K, `${mv} ${g.exit(`base + ${next}`, `done + ${K}`)}`);
       return `${eaCode} ${ld} ${sa} ${st} ${mv}`;
     }
@@ -1042,12 +1100,11 @@ function emit(g: Gen, i: Insn, k: number, next: number, pos: number): string | u
       const d = ops[0]!;
       if (i.opsize !== 8 || d.kind !== OK.REG) return undefined;
       // "POP RSP" leaves the value read: RSP moves first, then the destination is written.
-      return `${g.stackAddr(k, 0)} ${g.rd(k, `s${k}`, 8, `v${k}`)} ${g.addRsp(8)} ${g.setReg(d.reg, 8, `v${k}`, `v${k}h`)}`;
+      const sa = g.stackAddr(k, 0);
+      return `${sa} ${g.rd(k, `s${k}`, 8, `v${k}`)} ${g.popRsp(8)} ${g.setReg(d.reg, 8, `v${k}`, `v${k}h`)}`;
     }
-    case 'jcc': {
-      const t = next + i.imm;
-      return `if (${g.cond(row.cc!)}) ${branchTo(g, t, k, K)}`;
-    }
+    case 'jcc':
+      return `if (${g.cond(row.cc!)}) ${branchTo(g, next + i.imm, k, K)}`;
     case 'jmp':
       return branchTo(g, next + i.imm, k, K);
     case 'call': {
@@ -1057,10 +1114,13 @@ function emit(g: Gen, i: Insn, k: number, next: number, pos: number): string | u
         : `if (base + ${t} < -${C47} || base + ${t} >= ${C47}) { c.blk = ${k}; throw X.gp0(); }`;
       // The target is checked, the return address pushed (the write may fault), then RSP moves.
       const sa = g.stackAddr(k, -8);
-      const mv = g.addRsp(-8);
-      const ra = [`(r${k} | 0)`, `(Math.floor(r${k} / 4294967296) | 0)`];
-      const st = g.wr(k, `s${k}`, 8, ra, next, K, `${mv} ${g.exit(`base + ${t}`, `done + ${K}`)}`);
-      return `${canon} ${sa} const r${k} = base + ${next}; ${st} ${mv} ${g.jump(t, K)}`;
+      const mv = g.setRsp(`s${k}`, `s${k}h`);
+      const ra = sum64(`r${k}`, [
+        ['B0', 'B1'],
+        [String(next), '0'],
+      ]);
+      const st = g.wr(k, `s${k}`, 8, [`r${k}`, `r${k}h`], next, K, `${mv} ${g.exit(`base + ${t}`, `done + ${K}`)}`);
+      return `${canon} ${sa} ${ra} ${st} ${mv} ${g.jump(t, K)}`;
     }
     case 'ret': {
       const extra = ops.length ? i.imm & 0xffff : 0;
@@ -1068,7 +1128,7 @@ function emit(g: Gen, i: Insn, k: number, next: number, pos: number): string | u
       const sa = g.stackAddr(k, 0);
       const rd = g.rd(k, `s${k}`, 8, `v${k}`);
       const t = `t${k}`;
-      return `${sa} ${rd} const ${t} = v${k}h * 4294967296 + (v${k} >>> 0); if (${t} < -${C47} || ${t} >= ${C47}) { c.blk = ${k}; throw X.gp0(); } ${g.addRsp(8 + extra)} ${g.exit(t, `done + ${K}`)}`;
+      return `${sa} ${rd} const ${t} = v${k}h * 4294967296 + (v${k} >>> 0); if (${t} < -${C47} || ${t} >= ${C47}) { c.blk = ${k}; throw X.gp0(); } ${g.popRsp(8 + extra)} ${g.exit(t, `done + ${K}`)}`;
     }
     default:
       return emitSse(g, i, k, next, K, eaCode);
@@ -1083,6 +1143,11 @@ function inPage(t: number): boolean {
 function branchTo(g: Gen, t: number, k: number, K: number): string {
   if (inPage(t)) return g.jump(t, K);
   return `{ const t = base + ${t}; if (t < -${C47} || t >= ${C47}) { c.blk = ${k}; throw X.gp0(); } ${g.exit('t', `done + ${K}`)} }`;
+}
+
+/** Legacy SSE 16-byte memory operands must be aligned (#GP(0); SDM Vol. 1 §10.4.1.1). */
+function alignCheck(g: Gen, k: number): string {
+  return `if ((a${k} & 15) !== 0) { c.blk = ${k}; throw X.misaligned(${lin(`a${k}`)}, ${g.ss}); }`;
 }
 
 /** SSE forms without flags (moves, logic, dword add/sub/shift, scalar double arithmetic), or undefined. */
@@ -1100,8 +1165,8 @@ function emitSse(g: Gen, i: Insn, k: number, next: number, K: number, eaCode: st
         const S = sv.reg * 4;
         return `x[${D}] = x[${S}]; x[${D + 1}] = x[${S + 1}]; x[${D + 2}] = x[${S + 2}]; x[${D + 3}] = x[${S + 3}];`;
       }
-      // Legacy SSE 16-byte operands must be aligned except for the unaligned moves (#GP(0); SDM Vol. 1 §10.4.1.1).
-      const al = sem === 'movxa' ? `if ((a${k} & 15) !== 0) { c.blk = ${k}; throw X.misaligned(a${k}, ${g.ss}); }` : '';
+      // MOVUPS and friends may be unaligned; MOVAPS/MOVDQA/MOVNTPS must be aligned.
+      const al = sem === 'movxa' ? alignCheck(g, k) : '';
       if (d.kind === OK.XMM) {
         const D = d.reg * 4;
         return `${eaCode} ${al} ${g.rd(k, `a${k}`, 16, `v${k}`)} x[${D}] = v${k}_0; x[${D + 1}] = v${k}_1; x[${D + 2}] = v${k}_2; x[${D + 3}] = v${k}_3;`;
@@ -1132,7 +1197,7 @@ function emitSse(g: Gen, i: Insn, k: number, next: number, K: number, eaCode: st
     case 'plogic':
     case 'padd':
     case 'psub': {
-      // Register-register forms on dwords (and whole-register logic) inline; memory sources must be aligned.
+      // Dword lanes (and whole-register logic) inline; memory sources must be aligned.
       const d = ops[0]!;
       const sv = ops[1]!;
       if (sem !== 'plogic' && row.cc !== 4) return undefined;
@@ -1141,7 +1206,7 @@ function emitSse(g: Gen, i: Insn, k: number, next: number, K: number, eaCode: st
       let s: (j: number) => string;
       if (sv.kind === OK.XMM) s = (j) => `x[${sv.reg * 4 + j}]`;
       else {
-        pre = `${eaCode} if ((a${k} & 15) !== 0) { c.blk = ${k}; throw X.misaligned(a${k}, ${g.ss}); } ${g.rd(k, `a${k}`, 16, `v${k}`)}`;
+        pre = `${eaCode} ${alignCheck(g, k)} ${g.rd(k, `a${k}`, 16, `v${k}`)}`;
         s = (j) => `v${k}_${j}`;
       }
       const e =
@@ -1158,25 +1223,40 @@ function emitSse(g: Gen, i: Insn, k: number, next: number, K: number, eaCode: st
                   : (j: number) => `x[${D + j}] ^ ${s(j)}`;
       return `${pre} { const t0 = ${e(0)}, t1 = ${e(1)}, t2 = ${e(2)}, t3 = ${e(3)}; x[${D}] = t0; x[${D + 1}] = t1; x[${D + 2}] = t2; x[${D + 3}] = t3; }`;
     }
-    case 'pshiftI': {
-      // Dword shifts by an immediate.
-      const cc = row.cc!;
-      if ((cc & 0xf) !== 4) return undefined;
+    case 'pshiftI':
+      return shiftLanes(row.cc!, ops[0]!.reg * 4, i.imm & 0xff);
+    case 'pbshift': {
+      // PSRLDQ (cc 0) / PSLLDQ (cc 1): the register shifted by whole bytes (a count above 15 clears it).
       const D = ops[0]!.reg * 4;
       const n = i.imm & 0xff;
-      const arith = (cc & 0x10) !== 0;
-      const left = (cc & 0x20) !== 0;
-      const e = (j: number) =>
-        n > 31
-          ? arith
-            ? `x[${D + j}] >> 31`
-            : '0'
-          : left
-            ? `x[${D + j}] << ${n}`
-            : arith
-              ? `x[${D + j}] >> ${n}`
-              : `(x[${D + j}] >>> ${n}) | 0`;
-      return `x[${D}] = ${e(0)}; x[${D + 1}] = ${e(1)}; x[${D + 2}] = ${e(2)}; x[${D + 3}] = ${e(3)};`;
+      const right = row.cc === 0;
+      const lane = (j: number): string => {
+        // Bits [32j + 8n, 32j + 8n + 32) of the source for a right shift, [32j - 8n, ...) for a left one.
+        const bit = 32 * j + (right ? 8 * n : -8 * n);
+        const q = Math.floor(bit / 32);
+        const r = bit - 32 * q;
+        const at = (t: number) => (t >= 0 && t < 4 ? `x[${D + t}]` : '0');
+        if (r === 0) return at(q);
+        return `((${at(q)} >>> ${r}) | (${at(q + 1)} << ${32 - r}))`;
+      };
+      return `{ const t0 = ${lane(0)}, t1 = ${lane(1)}, t2 = ${lane(2)}, t3 = ${lane(3)}; x[${D}] = t0 | 0; x[${D + 1}] = t1 | 0; x[${D + 2}] = t2 | 0; x[${D + 3}] = t3 | 0; }`;
+    }
+    case 'punpck':
+    case 'pack': {
+      // Interleaves and packs on dword lanes: the source (register, or aligned memory) and the destination are
+      // read whole before the destination is written.
+      const d = ops[0]!;
+      const sv = ops[1]!;
+      let pre = '';
+      if (sv.kind !== OK.XMM) {
+        if (sv.size !== 16) return undefined;
+        pre = `${eaCode} ${alignCheck(g, k)} ${g.rd(k, `a${k}`, 16, `v${k}`)}`;
+      }
+      const D = d.reg * 4;
+      const S = (j: number) => (sv.kind === OK.XMM ? `x[${sv.reg * 4 + j}]` : `v${k}_${j}`);
+      const get = `const d0 = x[${D}], d1 = x[${D + 1}], d2 = x[${D + 2}], d3 = x[${D + 3}], s0 = ${S(0)}, s1 = ${S(1)}, s2 = ${S(2)}, s3 = ${S(3)};`;
+      const lanes = sem === 'punpck' ? unpackLanes(row.cc!) : packLanes(row.cc!);
+      return `${pre} { ${get} ${lanes.map((e, j) => `x[${D + j}] = ${e};`).join(' ')} }`;
     }
     case 'fadd':
     case 'fsub':
@@ -1269,6 +1349,95 @@ function emitSse(g: Gen, i: Insn, k: number, next: number, K: number, eaCode: st
     default:
       return undefined;
   }
+}
+
+/**
+ * PSRLW/PSRAW/PSLLW, PSRLD/PSRAD/PSLLD and PSRLQ/PSLLQ by an immediate on register lane D (cc = width | 0x10
+ * arithmetic | 0x20 left, exec-sse.ts `doShift`): a count beyond the width clears the lanes (fills them with the
+ * sign for arithmetic shifts). Word lanes are shifted two at a time within dwords.
+ */
+function shiftLanes(cc: number, D: number, n: number): string | undefined {
+  const w = cc & 0xf;
+  const arith = (cc & 0x10) !== 0;
+  const left = (cc & 0x20) !== 0;
+  const each = (f: (v: string) => string) => [0, 1, 2, 3].map((j) => `x[${D + j}] = ${f(`x[${D + j}]`)};`).join(' ');
+  if (w === 4) {
+    if (n > 31) return each((v) => (arith ? `${v} >> 31` : '0'));
+    return each((v) => (left ? `${v} << ${n}` : arith ? `${v} >> ${n}` : `(${v} >>> ${n}) | 0`));
+  }
+  if (w === 2) {
+    if (arith) {
+      const s = Math.min(n, 15);
+      return each((v) => `((${v} >> ${s}) & -65536) | (((${v} << 16) >> ${16 + s}) & 65535)`);
+    }
+    if (n > 15) return each(() => '0');
+    const m = left ? (0xffff << n) & 0xffff : 0xffff >>> n;
+    const mask = (m << 16) | m | 0;
+    return each((v) => (left ? `(${v} << ${n}) & ${mask}` : `(${v} >>> ${n}) & ${mask}`));
+  }
+  if (w !== 8 || arith) return undefined;
+  const out: string[] = [];
+  for (const q of [0, 2]) {
+    const lo = `x[${D + q}]`;
+    const hi = `x[${D + q + 1}]`;
+    let nl: string;
+    let nh: string;
+    if (n > 63) [nl, nh] = ['0', '0'];
+    else if (n === 0) continue;
+    else if (left) [nl, nh] = n >= 32 ? ['0', `l << ${n - 32}`] : [`l << ${n}`, `(h << ${n}) | (l >>> ${32 - n})`];
+    else [nl, nh] = n >= 32 ? [`(h >>> ${n - 32}) | 0`, '0'] : [`(l >>> ${n}) | (h << ${32 - n})`, `(h >>> ${n}) | 0`];
+    out.push(`{ const l = ${lo}, h = ${hi}; ${lo} = ${nl}; ${hi} = ${nh}; }`);
+  }
+  return out.join(' ');
+}
+
+/**
+ * PUNPCKL/H{BW,WD,DQ,QDQ} (and UNPCKL/HPS/PD) on dwords d0..d3 (destination) and s0..s3 (source): the lanes
+ * of the low (high, cc & 0x10) halves interleaved, destination first (SDM "PUNPCKLBW").
+ */
+function unpackLanes(cc: number): string[] {
+  const w = cc & 0xf;
+  const [dA, dB, sA, sB] = cc & 0x10 ? ['d2', 'd3', 's2', 's3'] : ['d0', 'd1', 's0', 's1'];
+  if (w === 8) return [dA, dB, sA, sB];
+  if (w === 4) return [dA, sA, dB, sB];
+  // Word j of the half, from dword j >> 1.
+  const word = (a: string, b: string, j: number) => {
+    const v = j < 2 ? a : b;
+    return j % 2 ? `(${v} >>> 16)` : `(${v} & 65535)`;
+  };
+  const out: string[] = [];
+  for (let j = 0; j < 4; j++) {
+    const dw = word(dA, dB, j);
+    const sw = word(sA, sB, j);
+    out.push(
+      w === 2
+        ? `${dw} | (${sw} << 16)`
+        : `(${dw} & 255) | ((${sw} & 255) << 8) | ((${dw} & 65280) << 8) | ((${sw} & 65280) << 16)`,
+    );
+  }
+  return out;
+}
+
+/**
+ * PACKSSWB (0), PACKUSWB (1), PACKSSDW (2), PACKUSDW (3) on dwords d0..d3 and s0..s3: signed words (dwords)
+ * saturated to bytes (words), the destination's first (SDM "PACKSSWB").
+ */
+function packLanes(k: number): string[] {
+  const src = ['d0', 'd1', 'd2', 'd3', 's0', 's1', 's2', 's3'];
+  if (k >= 2) {
+    const sw = (v: string) =>
+      k === 2
+        ? `(${v} < -32768 ? 32768 : ${v} > 32767 ? 32767 : ${v} & 65535)`
+        : `(${v} < 0 ? 0 : ${v} > 65535 ? 65535 : ${v})`;
+    return [0, 1, 2, 3].map((j) => `${sw(src[2 * j]!)} | (${sw(src[2 * j + 1]!)} << 16)`);
+  }
+  const words: string[] = [];
+  for (const v of src) words.push(`((${v} << 16) >> 16)`, `(${v} >> 16)`);
+  const sb = (e: string) =>
+    k === 0 ? `(${e} < -128 ? 128 : ${e} > 127 ? 127 : ${e} & 255)` : `(${e} < 0 ? 0 : ${e} > 255 ? 255 : ${e})`;
+  return [0, 1, 2, 3].map((j) =>
+    [0, 1, 2, 3].map((b) => (b ? `(${sb(words[4 * j + b]!)} << ${8 * b})` : sb(words[4 * j]!))).join(' | '),
+  );
 }
 
 /**
@@ -1380,7 +1549,7 @@ export function compileRegion(blocks: readonly RegionBlock[]): Compiled {
   const offs: number[] = [];
   const poss: number[] = [];
   const cases: string[] = [];
-  blocks.forEach((b, j) => {
+  for (const [j, b] of blocks.entries()) {
     // Every way into a block leaves the locals as the state (see Gen).
     g.stale = false;
     g.dirty = 'all';
@@ -1392,7 +1561,7 @@ export function compileRegion(blocks: readonly RegionBlock[]): Compiled {
     // A block starts only when the budget covers it all (run() checked the first entry; loops come back here).
     const parts: string[] = [`case ${j}: {`, `if (rem - done < ${len}) ${g.exit(`base + ${b.off}`, 'done')}`];
     let off = b.off;
-    b.insns.forEach((i, pos) => {
+    for (const [pos, i] of b.insns.entries()) {
       const k = all.length;
       all.push(i);
       offs.push(off);
@@ -1400,28 +1569,28 @@ export function compileRegion(blocks: readonly RegionBlock[]): Compiled {
       const next = off + i.len;
       g.begin();
       const inline = emit(g, i, k, next, pos);
+      const at = `base + ${off}, base + ${next}`;
       if (inline !== undefined) parts.push(g.finish(inline));
       else if (g.abandon() && i.row && XMM_ONLY.has(i.row.sem)) {
         // An SSE handler: it reads at most its address registers and a GPR source, and writes no GPR or flag.
         const regs: number[] = [];
         if (i.hasMem && !i.ripRel) for (const r of [i.base, i.index]) if (r >= 0) regs.push(r);
         for (const o of i.ops) if (o.kind === OK.REG) regs.push(o.reg >= 16 ? o.reg - 16 : o.reg);
-        const call = `${g.xmmCall(regs)} c.blk = ${k}; if (X.call(c, I[${k}], base + ${off}, base + ${next}))`;
+        const call = `${g.xmmCall(regs)} c.blk = ${k}; if (X.call(c, I[${k}], ${at}))`;
         parts.push(`${call} ${g.exit('c.rip', `done + ${pos + 1}`)}`);
       } else {
         // The interpreter handler, with RIP and next-RIP as run() would set them.
-        g.known = undefined;
-        const call = `${g.handlerCall()} c.blk = ${k}; if (X.call(c, I[${k}], base + ${off}, base + ${next}))`;
+        const call = `${g.handlerCall()} c.blk = ${k}; if (X.call(c, I[${k}], ${at}))`;
         parts.push(`${call} ${g.exit('c.rip', `done + ${pos + 1}`)}`);
       }
       off = next;
-    });
+    }
     // The end of the block: on to the next block of the region, or out.
     const t = fallsThrough(b.insns) ? labels.get(off) : undefined;
     parts.push(t !== undefined ? g.jump(off, len) : g.exit(`base + ${off}`, `done + ${len}`));
     parts.push('}');
     cases.push(parts.join('\n'));
-  });
+  }
   const regs = [...Array(16).keys()];
   const used = regs.filter((n) => g.used[n]);
   const written = regs.filter((n) => g.written[n]);
@@ -1430,11 +1599,14 @@ export function compileRegion(blocks: readonly RegionBlock[]): Compiled {
   const reload = `${used.map((n) => `l${n} = R[${2 * n}]; h${n} = R[${2 * n + 1}];`).join(' ')}${g.flagsUsed ? FLAG_RELOAD : ''} sp = 0;`;
   const decl = [
     'const R = c.r, m = c.m, x = c.x32, xf64 = c.xf64, xf32 = c.xf32;',
-    `const base = c.rip - ${blocks[0]!.off};`,
+    // The code page's linear address, and as int32 halves for RIP-relative addresses.
+    `const base = c.rip - ${blocks[0]!.off}, B0 = base | 0, B1 = Math.floor(base / 4294967296) | 0;`,
     'let done = 0, L = 0, sp = 0, nret = 0;',
     used.length ? `let ${used.map((n) => `l${n} = R[${2 * n}], h${n} = R[${2 * n + 1}]`).join(', ')};` : '',
-    g.flagsUsed ? `let ${FLAG_NAMES.map((f, j) => `${f} = c.${FLAG_FIELDS[j]}`).join(', ')};` : '',
-    g.sites ? `let ${[...Array(g.sites).keys()].map((j) => `p${j} = NaN, d${j} = X.DV0`).join(', ')};` : '',
+    g.flagsUsed
+      ? 'let fl = c.flags, lz = c.lazy, fr = c.lres, fh = c.lhi, fs = c.lsize, fa = c.laux, fk = 0, fx = 0, fxh = 0, fy = 0, fyh = 0;'
+      : '',
+    g.sites ? `let ${[...Array(g.sites).keys()].map((j) => `p${j} = 1, q${j} = 0, d${j} = X.DV0`).join(', ')};` : '',
   ];
   const body = `${decl.join('\n')}
 try {
@@ -1450,7 +1622,27 @@ throw e;
 }
 if (sp === 0) { ${SPILL} }
 return nret;`;
-  const src = body.replaceAll(SPILL, spill).replaceAll(RELOAD, reload);
-  const fn = new Function('c', 'I', 'X', 'rem', src) as BlockFn;
-  return { fn, insns: all, off: Int32Array.from(offs), pos: Int32Array.from(poss) };
+  const src = body
+    .replaceAll(SPILL, spill)
+    .replaceAll(RELOAD, reload)
+    .replaceAll(FLAG_SPILL_IF, g.flagsWritten ? FLAG_SPILL : '');
+  return { fn: functionFor(src), insns: all, off: Int32Array.from(offs), pos: Int32Array.from(poss) };
+}
+
+/**
+ * Compiled functions by source text. The code depends only on the instruction bytes it was generated from
+ * (the Cpu, the instructions and the helpers are arguments), so machines and CPUs running the same code share
+ * one function — and the optimized machine code V8 built for it. Bounded; the oldest entry goes first.
+ */
+const FUNCTIONS = new Map<string, BlockFn>();
+const MAX_FUNCTIONS = 4096;
+
+function functionFor(src: string): BlockFn {
+  let fn = FUNCTIONS.get(src);
+  if (fn === undefined) {
+    fn = new Function('c', 'I', 'X', 'rem', src) as BlockFn;
+    if (FUNCTIONS.size >= MAX_FUNCTIONS) FUNCTIONS.delete(FUNCTIONS.keys().next().value!);
+    FUNCTIONS.set(src, fn);
+  }
+  return fn;
 }
