@@ -46,7 +46,7 @@ export interface RunResult {
 /** Longest run of instructions in one block. */
 const MAX_BLOCK = 128;
 /** Entries before a block is compiled to a JS function (CpuOptions.jitThreshold overrides). */
-const JIT_THRESHOLD = 2;
+const JIT_THRESHOLD = 32;
 
 /** Creates a CPU over `opts.mem` and `opts.pageTable`, in user mode (CPL 3) outside enclave mode. */
 export function createCpu(opts: CpuOptions): Cpu {
