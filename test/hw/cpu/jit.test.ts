@@ -7,10 +7,21 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type Cpu, createCpu, run, saveCpu, setNum } from '../../../src/hw/index';
+import {
+  type AccessHook,
+  type Cpu,
+  createCpu,
+  PfErr,
+  type RunResult,
+  run,
+  saveCpu,
+  setNum,
+  Vector,
+} from '../../../src/hw/index';
 import { type FlatProgram, loadFlatElf } from '../../../src/sdk/index';
 import { hasGcc } from '../../util/native';
 import { BUF_ADDR, buildCorpus, CORPUS_FNS, OPT_LEVELS } from './util/corpus';
+import { CODE, DATA, makeTestMachine, setJitMode, type TestMachine } from './util/machine';
 
 const SEED = Number(process.env.SGXSIM_SEED ?? 7);
 const RUNS = Number(process.env.SGXSIM_RUNS ?? 3);
@@ -118,4 +129,230 @@ describe.skipIf(!hasGcc())('compiled regions against the interpreter, run() by r
       });
     });
   }
+});
+
+// ---- the mechanisms of compiled regions, each against the interpreter ----------------------------------------
+
+// mov ecx, 10; xor eax, eax; L: call f; dec ecx; jnz L; int3 … f (at +0x20): add eax, 3; ret
+const CALL_LOOP = [
+  0xb9,
+  0x0a,
+  0,
+  0,
+  0,
+  0x31,
+  0xc0,
+  0xe8,
+  0x14,
+  0,
+  0,
+  0,
+  0xff,
+  0xc9,
+  0x75,
+  0xf7,
+  0xcc,
+  ...Array(15).fill(0),
+  0x83,
+  0xc0,
+  0x03,
+  0xc3,
+];
+/** Offset of f's immediate in CALL_LOOP. */
+const F_IMM = 0x22;
+// mov ecx, 3; L: mov [rip → B's immediate], cl; jmp B … B (at +0x20): add eax, imm8; dec ecx; jnz L; int3
+const PATCH_LOOP = [
+  0xb9,
+  0x03,
+  0,
+  0,
+  0,
+  0x88,
+  0x0d,
+  0x17,
+  0,
+  0,
+  0,
+  0xeb,
+  0x13,
+  ...Array(19).fill(0),
+  0x83,
+  0xc0,
+  0x63,
+  0xff,
+  0xc9,
+  0x75,
+  0xde,
+  0xcc,
+];
+// L: mov rdx, [rbx]; add rbx, 8; test rdx, rdx; jz S; add rax, rdx; S: cmp rbx, rsi; jne L; int3
+const WALK = [
+  0x48, 0x8b, 0x13, 0x48, 0x83, 0xc3, 0x08, 0x48, 0x85, 0xd2, 0x74, 0x03, 0x48, 0x01, 0xd0, 0x48, 0x39, 0xf3, 0x75,
+  0xec, 0xcc,
+];
+
+/** The two machines' state, stop and count must agree. */
+function same(a: TestMachine, b: TestMachine, ra: RunResult, rb: RunResult, what: string): void {
+  expect(JSON.stringify(rb), `${what}: stop and count`).toBe(JSON.stringify(ra));
+  expect(saveCpu(b.cpu), `${what}: state`).toEqual(saveCpu(a.cpu));
+}
+
+/** A compiled machine (every block compiled on first use) and an interpreting twin. */
+function twins(code: readonly number[], opts: Parameters<typeof makeTestMachine>[1] = {}): [TestMachine, TestMachine] {
+  setJitMode(false);
+  const a = makeTestMachine(code, opts);
+  setJitMode(true);
+  const b = makeTestMachine(code, opts);
+  setJitMode(false);
+  return [a, b];
+}
+
+const isBp = (r: RunResult) => r.stop.kind === 'fault' && r.stop.fault.vector === Vector.BP;
+
+describe('compiled regions', () => {
+  it('follow calls and loops inside a page, and run the new code after the page is remapped', () => {
+    const [a, b] = twins(CALL_LOOP);
+    for (const m of [a, b]) {
+      expect(isBp(m.run()), 'ran to the int3').toBe(true);
+      expect(m.cpu.getRegNum(0), 'ten calls adding 3').toBe(30);
+      // The kernel points the page at another frame holding f with 5, and flushes the translation.
+      const NEW = 0x70_0000;
+      m.space.map(NEW, 4096, { exec: true });
+      m.space.write(NEW, Uint8Array.from(CALL_LOOP.map((v, k) => (k === F_IMM ? 5 : v))));
+      const pte = m.space.lookup(NEW / 4096)!;
+      m.space.mapPfn(CODE, pte.pfn, pte.flags);
+      m.cpu.m.flushPage(CODE);
+      m.cpu.rip = CODE;
+      expect(isBp(m.run()), 'ran to the int3 again').toBe(true);
+      expect(m.cpu.getRegNum(0), 'the new frame’s code').toBe(50);
+    }
+    same(a, b, { stop: { kind: 'budget' }, executed: 0 }, { stop: { kind: 'budget' }, executed: 0 }, 'after both runs');
+  });
+
+  it('leave after a store into a block of their own region and run the patched bytes', () => {
+    const [a, b] = twins(PATCH_LOOP, { writableCode: true });
+    const ra = a.run();
+    const rb = b.run();
+    same(a, b, ra, rb, 'patching loop');
+    expect(b.cpu.getRegNum(0), 'add 3, then 2, then 1 — each patched immediate').toBe(6);
+  });
+
+  it('drop a region whose page is rewritten behind the MMU (PhysMem write observers)', () => {
+    setJitMode(true);
+    const m = makeTestMachine(CALL_LOOP);
+    setJitMode(false);
+    m.space.mem.onPageWrite((pfn) => m.cache.invalidatePage(pfn));
+    m.run();
+    expect(m.cpu.getRegNum(0)).toBe(30);
+    m.space.write(CODE + F_IMM, Uint8Array.from([7]));
+    m.cpu.rip = CODE;
+    m.run();
+    expect(m.cpu.getRegNum(0), 'the rewritten immediate').toBe(70);
+  });
+
+  it('retire exactly the budget when it runs out inside a chain of blocks, at every count', () => {
+    for (let n = 1; n <= 60; n++) {
+      const [a, b] = twins(CALL_LOOP);
+      same(a, b, a.run(n), b.run(n), `budget ${n}`);
+      expect(b.cpu.icount, `budget ${n}`).toBe(Math.min(n, 53)); // 2 + 10 × 5 + the int3
+      same(a, b, a.run(1000), b.run(1000), `budget ${n}, then the rest`);
+    }
+  });
+
+  it('fault precisely on the instruction that touches an unmapped page, several blocks in', () => {
+    const [a, b] = twins(WALK);
+    for (const m of [a, b]) {
+      // Four quadwords before the end of the data pages, then the hole after them.
+      m.space.write(
+        DATA + 8192 - 32,
+        Uint8Array.from({ length: 32 }, (_, k) => (k % 16 === 0 ? k + 1 : 0)),
+      );
+      m.cpu.setRegNum(3, DATA + 8192 - 32);
+      m.cpu.setRegNum(6, DATA + 8192 + 64);
+    }
+    const ra = a.run();
+    const rb = b.run();
+    same(a, b, ra, rb, 'walk into the hole');
+    expect(rb.stop.kind === 'fault' && rb.stop.fault.addr, 'CR2').toBe(DATA + 8192);
+    expect(b.cpu.rip, 'RIP at the load').toBe(CODE);
+    expect(b.cpu.getRegNum(0), 'the two non-zero quadwords added').toBe(1 + 17);
+  });
+
+  it('stop on SYSCALL in the middle of a block with the registers the block wrote', () => {
+    // mov eax, 1; add rbx, 5; syscall; add rbx, 1; int3
+    const [a, b] = twins([0xb8, 1, 0, 0, 0, 0x48, 0x83, 0xc3, 0x05, 0x0f, 0x05, 0x48, 0x83, 0xc3, 0x01, 0xcc]);
+    const ra = a.run();
+    const rb = b.run();
+    same(a, b, ra, rb, 'syscall');
+    expect(rb.stop.kind).toBe('syscall');
+    expect(b.cpu.getRegNum(3)).toBe(5);
+    expect(b.cpu.getRegNum(1), 'RCX = next RIP').toBe(CODE + 11);
+    same(a, b, a.run(), b.run(), 'after the syscall');
+    expect(b.cpu.getRegNum(3)).toBe(6);
+  });
+
+  it('compute RIP-relative addresses from the mapping they run at (one physical page, two addresses)', () => {
+    // lea rax, [rip]; mov rbx, [rip + 0x12] (a quadword at +0x20); int3
+    const code = [0x48, 0x8d, 0x05, 0, 0, 0, 0, 0x48, 0x8b, 0x1d, 0x12, 0, 0, 0, 0xcc, ...Array(17).fill(0)];
+    setJitMode(true);
+    const m = makeTestMachine([...code, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11]);
+    setJitMode(false);
+    const ALIAS = 0x48_0000;
+    const pte = m.space.lookup(CODE / 4096)!;
+    m.space.mapPfn(ALIAS, pte.pfn, pte.flags);
+    for (const at of [CODE, ALIAS, CODE]) {
+      m.cpu.rip = at;
+      expect(isBp(m.run())).toBe(true);
+      expect(m.cpu.getRegNum(0), `LEA at 0x${at.toString(16)}`).toBe(at + 7);
+      expect(m.cpu.getReg64(3)).toBe(0x1122334455667788n);
+    }
+    expect(m.cache.size, 'one decoded block: the cache is physical').toBe(1);
+  });
+
+  it('consult the access hook at each TLB fill inside a region and fault at the refused page', () => {
+    let refuse = true;
+    const hook: AccessHook = (req) =>
+      refuse && req.vpn === DATA / 4096 + 1
+        ? { kind: 'fault', vector: Vector.PF, errorCode: PfErr.P | PfErr.U | PfErr.SGX, addr: req.linear }
+        : 'ok';
+    const [a, b] = twins(WALK, { accessHook: hook });
+    for (const m of [a, b]) {
+      m.space.write(DATA + 4096 - 16, Uint8Array.from([1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 4]));
+      m.cpu.setRegNum(3, DATA + 4096 - 16);
+      m.cpu.setRegNum(6, DATA + 4096 + 16);
+    }
+    const ra = a.run();
+    const rb = b.run();
+    same(a, b, ra, rb, 'refused page');
+    expect(rb.stop.kind === 'fault' && rb.stop.fault.errorCode, 'the SGX #PF').toBe(PfErr.P | PfErr.U | PfErr.SGX);
+    expect(b.cpu.getRegNum(3), 'RBX at the refused page').toBe(DATA + 4096);
+    refuse = false;
+    for (const m of [a, b]) m.cpu.m.flushWhere((vpn) => vpn === DATA / 4096 + 1);
+    same(a, b, a.run(), b.run(), 'after the flush');
+    expect(b.cpu.getRegNum(0)).toBe(1 + 2 + 4);
+  });
+
+  it('keep each machine’s state apart when machines share compiled code', () => {
+    const [a1, b1] = twins(WALK);
+    const [a2, b2] = twins(WALK);
+    for (const [m, v] of [
+      [a1, 3],
+      [b1, 3],
+      [a2, 5],
+      [b2, 5],
+    ] as const) {
+      m.space.write(
+        DATA,
+        Uint8Array.from({ length: 64 }, (_, k) => (k % 8 === 0 ? v : 0)),
+      );
+      m.cpu.setRegNum(3, DATA);
+      m.cpu.setRegNum(6, DATA + 64);
+    }
+    for (let step = 0; step < 12; step++) {
+      same(a1, b1, a1.run(step + 1), b1.run(step + 1), `machine 1, step ${step}`);
+      same(a2, b2, a2.run(step + 2), b2.run(step + 2), `machine 2, step ${step}`);
+    }
+    expect(b1.cpu.getRegNum(0)).toBe(24);
+    expect(b2.cpu.getRegNum(0)).toBe(40);
+  });
 });
