@@ -275,6 +275,8 @@ class Gen {
   known: Known | undefined;
   /** Page offset of each block start in the region → block index. */
   readonly labels: Map<number, number>;
+  /** Blocks of the region that follow one of its calls (where a RET most likely goes). */
+  returnSites: number[] = [];
   stale = false;
   readonly fresh = new Set<number>();
   flagsFresh = false;
@@ -1128,7 +1130,9 @@ function emit(g: Gen, i: Insn, k: number, next: number, pos: number): string | u
       const sa = g.stackAddr(k, 0);
       const rd = g.rd(k, `s${k}`, 8, `v${k}`);
       const t = `t${k}`;
-      return `${sa} ${rd} const ${t} = v${k}h * 4294967296 + (v${k} >>> 0); if (${t} < -${C47} || ${t} >= ${C47}) { c.blk = ${k}; throw X.gp0(); } ${g.popRsp(8 + extra)} ${g.exit(t, `done + ${K}`)}`;
+      // A return to a call site of this region continues inside it.
+      const back = g.returnSites.map((r) => `if (${t} === base + ${r}) ${g.jump(r, K)}`).join(' ');
+      return `${sa} ${rd} const ${t} = v${k}h * 4294967296 + (v${k} >>> 0); if (${t} < -${C47} || ${t} >= ${C47}) { c.blk = ${k}; throw X.gp0(); } ${g.popRsp(8 + extra)} ${back} ${g.exit(t, `done + ${K}`)}`;
     }
     default:
       return emitSse(g, i, k, next, K, eaCode);
@@ -1521,7 +1525,10 @@ function fallsThrough(insns: readonly Insn[]): boolean {
   return !(f & F.STOP) && !(f & F.BRANCH && last.row!.sem !== 'jcc');
 }
 
-/** Page offsets a block transfers to directly (branch and call targets, and the fall-through). */
+/**
+ * Page offsets a block transfers to directly: branch and call targets, the return site after a call, and the
+ * fall-through.
+ */
 export function successors(b: RegionBlock): number[] {
   const out: number[] = [];
   let off = b.off;
@@ -1531,6 +1538,7 @@ export function successors(b: RegionBlock): number[] {
     if (sem === 'jcc' || sem === 'jmp' || sem === 'call') {
       const t = off + i.imm;
       if (inPage(t)) out.push(t);
+      if (sem === 'call' && off < 4096) out.push(off);
     }
   }
   if (fallsThrough(b.insns) && off < 4096) out.push(off);
@@ -1545,6 +1553,13 @@ export function compileRegion(blocks: readonly RegionBlock[]): Compiled {
   const labels = new Map<number, number>();
   for (const [j, b] of blocks.entries()) labels.set(b.off, j);
   const g = new Gen(labels);
+  for (const b of blocks) {
+    let off = b.off;
+    for (const i of b.insns) {
+      off += i.len;
+      if (i.row?.sem === 'call' && labels.has(off) && g.returnSites.length < 8) g.returnSites.push(off);
+    }
+  }
   const all: Insn[] = [];
   const offs: number[] = [];
   const poss: number[] = [];

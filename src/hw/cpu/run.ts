@@ -133,31 +133,48 @@ function buildBlock(c: Cpu, rip: number, slot: number, pa: number, cacheable: bo
 }
 
 /** Most blocks and instructions in one compiled region. */
-const MAX_REGION_BLOCKS = 24;
+const MAX_REGION_BLOCKS = 32;
 const MAX_REGION_INSNS = 100;
+
+/** The instructions of `insns` (a block at page offset `off`) up to the next start of another block. */
+function cutAt(off: number, insns: readonly Insn[], starts: ReadonlySet<number>): Insn[] {
+  let p = off;
+  for (let k = 0; k < insns.length; k++) {
+    if (k > 0 && starts.has(p)) return insns.slice(0, k);
+    p += insns[k]!.len;
+  }
+  return insns.slice();
+}
 
 /**
  * The region of `entry` (at page offset `off` of the code page in fetch slot `slot`): the entry block and the
- * blocks of the same page it reaches by direct branches, calls and fall-through, breadth first, within limits.
- * They are decoded from the same page, so the region lives and dies with the entry block's page.
+ * blocks of the same page it reaches by direct branches, calls, returns to its call sites and fall-through,
+ * breadth first, within limits. A block ends where another one starts, so each instruction is compiled once.
+ * All come from the one page, so the region lives and dies with the entry block's page.
  */
 function collectRegion(c: Cpu, entry: Block, off: number, slot: number): RegionBlock[] {
   const page = c.m.u8X[slot]!;
-  const blocks: RegionBlock[] = [{ off, insns: entry.insns }];
-  const seen = new Set([off]);
-  let total = entry.insns.length;
-  for (let q = 0; q < blocks.length && blocks.length < MAX_REGION_BLOCKS; q++) {
-    for (const t of successors(blocks[q]!)) {
-      if (seen.has(t) || blocks.length >= MAX_REGION_BLOCKS) continue;
-      seen.add(t);
+  const full = new Map<number, readonly Insn[]>([[off, entry.insns]]);
+  const order = [off];
+  for (let q = 0; q < order.length && order.length < MAX_REGION_BLOCKS; q++) {
+    const o = order[q]!;
+    for (const t of successors({ off: o, insns: full.get(o)! })) {
+      if (full.has(t) || order.length >= MAX_REGION_BLOCKS) continue;
       const insns: Insn[] = [];
       decodeRun(page, t, insns);
-      if (insns.length === 0 || total + insns.length > MAX_REGION_INSNS) continue;
-      total += insns.length;
-      blocks.push({ off: t, insns });
+      if (insns.length === 0) continue;
+      full.set(t, insns);
+      order.push(t);
     }
   }
-  return blocks;
+  // Drop the blocks found last until the region is small enough (V8 compiles large functions slowly, and not
+  // at all beyond its bytecode limit).
+  for (;;) {
+    const starts = new Set(order);
+    const blocks = order.map((o) => ({ off: o, insns: cutAt(o, full.get(o)!, starts) }));
+    if (order.length === 1 || blocks.reduce((n, b) => n + b.insns.length, 0) <= MAX_REGION_INSNS) return blocks;
+    order.pop();
+  }
 }
 
 /**
