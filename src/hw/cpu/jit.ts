@@ -1546,10 +1546,11 @@ export function successors(b: RegionBlock): number[] {
 }
 
 /**
- * Compiles a region (blocks[0] is the entry; all blocks come from one page). Generated code is the point of
- * the JIT; `CpuOptions.jit` turns it off where eval is barred.
+ * Compiles a region (blocks[0] is the entry; all blocks come from one page), or returns undefined when its
+ * code would exceed `maxSource` characters. Generated code is the point of the JIT; `CpuOptions.jit` turns it
+ * off where eval is barred.
  */
-export function compileRegion(blocks: readonly RegionBlock[]): Compiled {
+export function compileRegion(blocks: readonly RegionBlock[], maxSource = Infinity): Compiled | undefined {
   const labels = new Map<number, number>();
   for (const [j, b] of blocks.entries()) labels.set(b.off, j);
   const g = new Gen(labels);
@@ -1641,6 +1642,7 @@ return nret;`;
     .replaceAll(SPILL, spill)
     .replaceAll(RELOAD, reload)
     .replaceAll(FLAG_SPILL_IF, g.flagsWritten ? FLAG_SPILL : '');
+  if (src.length > maxSource) return undefined;
   return { fn: functionFor(src), insns: all, off: Int32Array.from(offs), pos: Int32Array.from(poss) };
 }
 

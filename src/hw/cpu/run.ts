@@ -14,7 +14,7 @@ import { Cpu, type CpuOptions, type CpuState, StopSignal, TF, TWO32 } from './cp
 import { type Block, DecodeCache } from './decode-cache';
 import { decodeInsn, type Insn } from './decoder';
 import { bindHandler } from './exec';
-import { type Compiled, compileRegion, HELPERS, type RegionBlock, successors } from './jit';
+import { type Compiled, compileRegion, HELPERS, successors } from './jit';
 import { F } from './opcodes';
 
 /** Why run() returned. */
@@ -134,7 +134,12 @@ function buildBlock(c: Cpu, rip: number, slot: number, pa: number, cacheable: bo
 
 /** Most blocks and instructions in one compiled region. */
 const MAX_REGION_BLOCKS = 32;
-const MAX_REGION_INSNS = 100;
+const MAX_REGION_INSNS = 400;
+/**
+ * Most characters of generated code for one region: V8 compiles large functions slowly and does not optimize
+ * them at all beyond its bytecode limit (about 60 KiB), which a region's code would reach at ~70 000.
+ */
+const MAX_REGION_SOURCE = 48_000;
 
 /** The instructions of `insns` (a block at page offset `off`) up to the next start of another block. */
 function cutAt(off: number, insns: readonly Insn[], starts: ReadonlySet<number>): Insn[] {
@@ -147,12 +152,13 @@ function cutAt(off: number, insns: readonly Insn[], starts: ReadonlySet<number>)
 }
 
 /**
- * The region of `entry` (at page offset `off` of the code page in fetch slot `slot`): the entry block and the
- * blocks of the same page it reaches by direct branches, calls, returns to its call sites and fall-through,
- * breadth first, within limits. A block ends where another one starts, so each instruction is compiled once.
- * All come from the one page, so the region lives and dies with the entry block's page.
+ * Compiles the region of `entry` (at page offset `off` of the code page in fetch slot `slot`): the entry
+ * block and the blocks of the same page it reaches by direct branches, calls, returns to its call sites and
+ * fall-through, breadth first. A block ends where another one starts, so each instruction is compiled once.
+ * The blocks found last are dropped until the region is small enough. All come from the one page, so the
+ * region lives and dies with the entry block's page.
  */
-function collectRegion(c: Cpu, entry: Block, off: number, slot: number): RegionBlock[] {
+function compileEntry(c: Cpu, entry: Block, off: number, slot: number): Compiled {
   const page = c.m.u8X[slot]!;
   const full = new Map<number, readonly Insn[]>([[off, entry.insns]]);
   const order = [off];
@@ -167,12 +173,15 @@ function collectRegion(c: Cpu, entry: Block, off: number, slot: number): RegionB
       order.push(t);
     }
   }
-  // Drop the blocks found last until the region is small enough (V8 compiles large functions slowly, and not
-  // at all beyond its bytecode limit).
   for (;;) {
     const starts = new Set(order);
     const blocks = order.map((o) => ({ off: o, insns: cutAt(o, full.get(o)!, starts) }));
-    if (order.length === 1 || blocks.reduce((n, b) => n + b.insns.length, 0) <= MAX_REGION_INSNS) return blocks;
+    const small = blocks.reduce((n, b) => n + b.insns.length, 0) <= MAX_REGION_INSNS;
+    const comp =
+      small || order.length === 1
+        ? compileRegion(blocks, order.length === 1 ? Infinity : MAX_REGION_SOURCE)
+        : undefined;
+    if (comp) return comp;
     order.pop();
   }
 }
@@ -220,7 +229,7 @@ export function run(c: Cpu, budget: number): RunResult {
         let comp = block.comp;
         if (comp === undefined && ++block.hits >= threshold && !abort && !jitUnavailable) {
           try {
-            comp = block.comp = compileRegion(collectRegion(c, block, off, slot));
+            comp = block.comp = compileEntry(c, block, off, slot);
             block.fn = comp.fn;
           } catch (e) {
             // `new Function` refused (a Content-Security-Policy without 'unsafe-eval'): interpret from now on.
