@@ -483,16 +483,27 @@ class Gen {
 
   // ---- flags -----------------------------------------------------------------------------------------------
 
+  /** Whether the flags the current instruction writes are overwritten before anything can observe them. */
+  deadFlags = false;
+
   /** Records a deferred ADD or SUB result: ZF/SF/PF from z, CF/AF/OF from the operands when read. */
   deferFlags(k: Known): string {
+    if (this.deadFlags) return this.drop();
     this.writeFlags();
     this.known = k;
     const w = k.size === 8;
     return `fr = ${k.z}; fh = ${w ? k.zh : '0'}; fs = ${k.size}; fk = ${k.op === 'add' ? 1 : 2}; fx = ${k.x}; fxh = ${w ? k.xh : '0'}; fy = ${k.y}; fyh = ${w ? k.yh : '0'}; lz = 1;`;
   }
 
+  /** A flag update nothing observes: not emitted (the next full flag write replaces it). */
+  private drop(): string {
+    this.known = undefined;
+    return '';
+  }
+
   /** Records a lazy flag result with CF/AF/OF given (`aux`). */
   setFlags(k: Known, aux: string): string {
+    if (this.deadFlags) return this.drop();
     this.writeFlags();
     this.known = k;
     return `fr = ${k.z}; fh = ${k.size === 8 ? k.zh : '0'}; fs = ${k.size}; fa = ${aux}; fk = 0; lz = 1;`;
@@ -507,6 +518,7 @@ class Gen {
 
   /** Records flags written directly to `fl` (not lazy). */
   setFl(code: string): string {
+    if (this.deadFlags) return this.drop();
     this.writeFlags();
     this.known = { op: 'fl', size: 4, x: '', xh: '', y: '', yh: '', z: '', zh: '' };
     return `${code} lz = 0; fk = 0;`;
@@ -526,6 +538,7 @@ class Gen {
 
   /** Statement setting CF (and OF when `of` is given) and nothing else (rotates). */
   setCfOf(cf: string, of: string | undefined): string {
+    if (this.deadFlags) return this.drop();
     this.useFlags();
     const k = this.known;
     this.writeFlags();
@@ -1518,6 +1531,80 @@ const XMM_ONLY = new Set([
   'pclmul',
 ]);
 
+/** Register-only forms that neither read nor write flags and cannot fault (LEA touches no memory). */
+const FLAG_NEUTRAL = new Set([
+  'mov',
+  'movzx',
+  'movsx',
+  'movsxd',
+  'not',
+  'bswap',
+  'xchg',
+  'cbw',
+  'cwd',
+  'nop',
+  'movx',
+  'movxa',
+  'movq',
+  'movsd',
+  'plogic',
+  'padd',
+  'psub',
+  'pshiftI',
+  'pbshift',
+  'punpck',
+  'pack',
+]);
+
+/** How an instruction treats the flags before it: 'kill' (writes all six, cannot fault first), 'neutral', 'use'. */
+function flagRole(i: Insn): 'kill' | 'neutral' | 'use' | 'rotate' {
+  const row = i.row;
+  if (!row || i.pfx & PFX.LOCK) return 'use';
+  const sem = row.sem;
+  if (sem === 'lea') return 'neutral';
+  if (i.hasMem) return 'use';
+  if (FLAG_NEUTRAL.has(sem)) return 'neutral';
+  const size = i.ops[0]?.size ?? 0;
+  switch (sem) {
+    case 'alu':
+      return row.cc === 2 || row.cc === 3 ? 'use' : 'kill';
+    case 'test':
+    case 'neg':
+      return 'kill';
+    case 'imul2':
+    case 'imul3':
+      return size === 4 ? 'kill' : 'use';
+    case 'comis':
+      return 'kill';
+    case 'shift': {
+      if (i.ops[1]!.kind !== OK.IMM || (size !== 4 && size !== 8)) return 'use';
+      const n = i.imm & (size === 8 ? 63 : 31);
+      if (n === 0) return 'neutral';
+      const k = row.cc!;
+      return k === 0 || k === 1 ? 'rotate' : k === 2 || k === 3 ? 'use' : 'kill';
+    }
+    default:
+      return 'use';
+  }
+}
+
+/**
+ * For each instruction of a block, whether the flags it leaves are dead: a later instruction of the block
+ * writes all six before anything — a flag read, a possible fault, a handler, the block's end — can observe
+ * them. A fault exposes the flags, so only register forms count as killing.
+ */
+function deadFlagsOf(insns: readonly Insn[]): boolean[] {
+  const dead = insns.map(() => false);
+  let live = true;
+  for (let p = insns.length - 1; p >= 0; p--) {
+    dead[p] = !live;
+    const role = flagRole(insns[p]!);
+    if (role === 'kill') live = false;
+    else if (role === 'use' || (role === 'rotate' && live)) live = true;
+  }
+  return dead;
+}
+
 /** Whether a block's last instruction lets execution fall through to the next address. */
 function fallsThrough(insns: readonly Insn[]): boolean {
   const last = insns[insns.length - 1]!;
@@ -1577,6 +1664,7 @@ export function compileRegion(blocks: readonly RegionBlock[], maxSource = Infini
     // A block starts only when the budget covers it all (run() checked the first entry; loops come back here).
     const parts: string[] = [`case ${j}: {`, `if (rem - done < ${len}) ${g.exit(`base + ${b.off}`, 'done')}`];
     let off = b.off;
+    const dead = deadFlagsOf(b.insns);
     for (const [pos, i] of b.insns.entries()) {
       const k = all.length;
       all.push(i);
@@ -1584,7 +1672,9 @@ export function compileRegion(blocks: readonly RegionBlock[], maxSource = Infini
       poss.push(pos);
       const next = off + i.len;
       g.begin();
+      g.deadFlags = dead[pos]!;
       const inline = emit(g, i, k, next, pos);
+      g.deadFlags = false;
       const at = `base + ${off}, base + ${next}`;
       if (inline !== undefined) parts.push(g.finish(inline));
       else if (g.abandon() && i.row && XMM_ONLY.has(i.row.sem)) {
