@@ -367,11 +367,6 @@ class Gen {
     return out.join(' ');
   }
 
-  /** The locals must be the state from here on (an inline slow path calls a handler). */
-  needLocals(): void {
-    this.needFull = true;
-  }
-
   private use(n: number): void {
     this.used[n] = true;
     if (this.stale && !this.fresh.has(n) && !this.preRegs.has(n)) {
@@ -1295,7 +1290,7 @@ function emitSse(g: Gen, i: Insn, k: number, next: number, K: number, eaCode: st
             ? `${g.rd(k, `a${k}`, 8, `v${k}`)} X.I32[0] = v${k}; X.I32[1] = v${k}h; const b${k} = X.F64[0];`
             : `${g.rd(k, `a${k}`, 4, `v${k}`)} X.I32[0] = v${k}; const b${k} = X.F32[0];`;
       const res = w === 8 ? `${lane} ${op} b${k}` : `Math.fround(${lane} ${op} b${k})`;
-      return `${eaCode} ${load} const z${k} = ${res}; if (z${k} === z${k}) ${lane} = z${k}; else ${handlerInline(g, k, next)}`;
+      return `${eaCode} ${load} const z${k} = ${res}; if (z${k} === z${k}) ${lane} = z${k}; else ${handlerInline(g, i, k, next)}`;
     }
     case 'fmin':
     case 'fmax': {
@@ -1361,7 +1356,8 @@ function emitSse(g: Gen, i: Insn, k: number, next: number, K: number, eaCode: st
         d.size === 8
           ? g.setReg(d.reg, 8, `(${t} | 0)`, `(Math.floor(${t} / 4294967296) | 0)`)
           : g.setReg(d.reg, 4, `(${t} | 0)`, '0');
-      return `${eaCode} ${load} const ${t} = Math.trunc(b${k}); if (${t} > -${lim} && ${t} < ${lim}) { ${wr} } else ${handlerInline(g, k, next)}`;
+      const slow = `{ ${handlerInline(g, i, k, next)} ${g.setReg(d.reg, d.size, `R[${2 * d.reg}]`, `R[${2 * d.reg + 1}]`)} }`;
+      return `${eaCode} ${load} const ${t} = Math.trunc(b${k}); if (${t} > -${lim} && ${t} < ${lim}) { ${wr} } else ${slow}`;
     }
     default:
       return undefined;
@@ -1458,12 +1454,14 @@ function packLanes(k: number): string[] {
 }
 
 /**
- * Runs instruction k's handler from inside an inlined instruction (its rare cases): the locals go to the Cpu
- * first and come back after, so the handler sees and leaves the architectural state.
+ * Runs instruction k's handler from inside an inlined SSE instruction, for its rare cases (a NaN result, an
+ * out-of-range conversion). The handler reads XMM state and at most its address registers, which go to the
+ * Cpu first, and writes XMM state (the caller reloads a GPR destination).
  */
-function handlerInline(g: Gen, k: number, next: number): string {
-  g.needLocals();
-  return `{ ${SPILL} c.blk = ${k}; c.nextRip = base + ${next}; sp = 1; I[${k}].exec(c, I[${k}]); ${RELOAD} }`;
+function handlerInline(g: Gen, i: Insn, k: number, next: number): string {
+  const regs = i.hasMem && !i.ripRel ? [i.base, i.index].filter((r) => r >= 0) : [];
+  const spill = regs.map((r) => `R[${2 * r}] = ${g.reg(r, 8)}; R[${2 * r + 1}] = ${g.hi(r)};`).join(' ');
+  return `{ ${spill} c.blk = ${k}; c.nextRip = base + ${next}; I[${k}].exec(c, I[${k}]); }`;
 }
 
 // ---- regions ----------------------------------------------------------------------------------------------
