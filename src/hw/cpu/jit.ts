@@ -349,16 +349,22 @@ class Gen {
     this.dirty = new Set();
     this.flagsDirty = false;
     this.known = undefined;
-    return `${spill} sp = 1;`;
+    // The handler may read and write any XMM register.
+    const x = this.xflush();
+    this.xs.fill(0);
+    return `${spill} ${x} sp = 1;`;
   }
 
   /**
    * Before calling a handler that reads at most the GPRs `regs` and writes no GPR and no flag (XMM_ONLY): write
    * back just those registers; the locals stay the state.
    */
-  xmmCall(regs: readonly number[]): string {
-    if (this.stale) return '';
-    const out: string[] = [];
+  xmmCall(regs: readonly number[], dest: number): string {
+    // It may read any XMM register (PBLENDVB reads XMM0) and writes its destination.
+    const out: string[] = [this.xflush()];
+    for (let r = 0; r < 16; r++) if (this.xs[r] === 2) this.xs[r] = 1;
+    if (dest >= 0) this.xs[dest] = 0;
+    if (this.stale) return out.join(' ');
     for (const n of new Set(regs)) {
       if (this.dirty !== 'all' && !this.dirty.has(n)) continue;
       this.used[n] = true;
@@ -455,11 +461,57 @@ class Gen {
     return `{ const t = (${l} + ${d}) | 0; h4 = (${h} + ((t >>> 0) < ${d} ? 1 : 0)) | 0; l4 = t; }`;
   }
 
+  // ---- XMM low doubles -----------------------------------------------------------------------------------------
+
+  /**
+   * Scalar-double code keeps each XMM register's low double in a local `xd<r>`: 0 not cached, 1 equal to the
+   * register, 2 newer. A newer value is written back before anything else can see the register (other forms,
+   * handlers, faults, exits). Only inline results are ever newer, and they are never NaN (a NaN result goes
+   * through the handler), so a NaN in a local always equals the register's bits and is never written back.
+   */
+  readonly xs = new Array<number>(16).fill(0);
+  readonly xdUsed = new Array<boolean>(16).fill(false);
+
+  /** Writes back every newer cached double (before a fault point, a handler or an exit). */
+  xflush(): string {
+    let out = '';
+    for (let r = 0; r < 16; r++) if (this.xs[r] === 2) out += `if (xd${r} === xd${r}) xf64[${2 * r}] = xd${r}; `;
+    return out;
+  }
+
+  /** Before other access to register r's lanes: write back its newer double; a write drops the cache. */
+  xraw(r: number, write: boolean): string {
+    let out = '';
+    if (this.xs[r] === 2) {
+      out = `if (xd${r} === xd${r}) xf64[${2 * r}] = xd${r};`;
+      this.xs[r] = 1;
+    }
+    if (write) this.xs[r] = 0;
+    return out;
+  }
+
+  /** [code that loads the cache when needed, the expression] of register r's low double. */
+  xget(r: number): [string, string] {
+    this.xdUsed[r] = true;
+    if (this.xs[r] === 0) {
+      this.xs[r] = 1;
+      return [`xd${r} = xf64[${2 * r}];`, `xd${r}`];
+    }
+    return ['', `xd${r}`];
+  }
+
+  /** Statement setting register r's low double (a non-NaN value; the upper lane is kept). */
+  xset(r: number, value: string): string {
+    this.xdUsed[r] = true;
+    this.xs[r] = 2;
+    return `xd${r} = ${value};`;
+  }
+
   // ---- exits -------------------------------------------------------------------------------------------------
 
   /** Leaves the region through the epilogue (which writes the locals back when they are the state). */
   exit(rip: string, ret: string): string {
-    return `{ ${rip === 'c.rip' ? '' : `c.rip = ${rip}; `}nret = ${ret}; break out; }`;
+    return `{ ${this.xflush()}${rip === 'c.rip' ? '' : `c.rip = ${rip}; `}nret = ${ret}; break out; }`;
   }
 
   /** Transfers to the block at page offset `t` after `k` instructions of this block, or leaves the region. */
@@ -468,7 +520,7 @@ class Gen {
     if (j === undefined) return this.exit(`base + ${t}`, `done + ${k}`);
     // The target block expects the locals to be the state.
     const reload = this.inInsn ? JUMP_RELOAD : this.stale ? RELOAD : '';
-    return `{ ${reload} done += ${k}; L = ${j}; continue; }`;
+    return `{ ${this.xflush()} ${reload} done += ${k}; L = ${j}; continue; }`;
   }
 
   /** Code that leaves after instruction k (at next) when a store reached a code page. */
@@ -683,7 +735,7 @@ class Gen {
         decl = `let ${v}_0, ${v}_1, ${v}_2, ${v}_3;`;
         get = `${v}_0 = ${d}.getInt32(o, true); ${v}_1 = ${d}.getInt32(o + 4, true); ${v}_2 = ${d}.getInt32(o + 8, true); ${v}_3 = ${d}.getInt32(o + 12, true);`;
     }
-    return `${decl} { const o = ${a} & 4095; if (${this.miss(j, a, size)}) { c.blk = ${k}; ${d} = X.rdp(m, ${lin(a)}, ${size}, ${this.ss}); ${this.fill(j, a, size)} } ${get} }`;
+    return `${decl} { const o = ${a} & 4095; if (${this.miss(j, a, size)}) { c.blk = ${k}; ${this.xflush()} ${d} = X.rdp(m, ${lin(a)}, ${size}, ${this.ss}); ${this.fill(j, a, size)} } ${get} }`;
   }
 
   /**
@@ -713,7 +765,7 @@ class Gen {
     }
     const smc = onSmc === undefined ? this.smc(next, pos) : `if (m.smc) { m.smc = false; ${onSmc} }`;
     const cross = size > 1 ? `if (o > ${4096 - size}) X.wrx(m, ${lin(a)}, ${size});` : '';
-    return `{ const o = ${a} & 4095; if (${this.miss(j, a, size)}) { c.blk = ${k}; ${d} = X.wrp(m, ${lin(a)}, ${size}, ${this.ss}); ${this.fill(j, a, size)} ${put} ${cross} ${smc} } else { ${put} } }`;
+    return `{ const o = ${a} & 4095; if (${this.miss(j, a, size)}) { c.blk = ${k}; ${this.xflush()} ${d} = X.wrp(m, ${lin(a)}, ${size}, ${this.ss}); ${this.fill(j, a, size)} ${put} ${cross} ${smc} } else { ${put} } }`;
   }
 
   /**
@@ -723,7 +775,7 @@ class Gen {
    */
   probe(k: number, a: string, size: number): string {
     const j = this.sites++;
-    return `{ const o = ${a} & 4095; if (${this.miss(j, a, size)}) { c.blk = ${k}; d${j} = X.wrp(m, ${lin(a)}, ${size}, ${this.ss}); ${this.fill(j, a, size)} } }`;
+    return `{ const o = ${a} & 4095; if (${this.miss(j, a, size)}) { c.blk = ${k}; ${this.xflush()} d${j} = X.wrp(m, ${lin(a)}, ${size}, ${this.ss}); ${this.fill(j, a, size)} } }`;
   }
 
   /** Whether site j's cached page does not hold the access (a page-crossing access never hits). */
@@ -1121,7 +1173,7 @@ function emit(g: Gen, i: Insn, k: number, next: number, pos: number): string | u
       const t = next + i.imm;
       const canon = inPage(t)
         ? ''
-        : `if (base + ${t} < -${C47} || base + ${t} >= ${C47}) { c.blk = ${k}; throw X.gp0(); }`;
+        : `if (base + ${t} < -${C47} || base + ${t} >= ${C47}) { c.blk = ${k}; ${g.xflush()} throw X.gp0(); }`;
       // The target is checked, the return address pushed (the write may fault), then RSP moves.
       const sa = g.stackAddr(k, -8);
       const mv = g.setRsp(`s${k}`, `s${k}h`);
@@ -1140,7 +1192,7 @@ function emit(g: Gen, i: Insn, k: number, next: number, pos: number): string | u
       const t = `t${k}`;
       // A return to a call site of this region continues inside it.
       const back = g.returnSites.map((r) => `if (${t} === base + ${r}) ${g.jump(r, K)}`).join(' ');
-      return `${sa} ${rd} const ${t} = v${k}h * 4294967296 + (v${k} >>> 0); if (${t} < -${C47} || ${t} >= ${C47}) { c.blk = ${k}; throw X.gp0(); } ${g.popRsp(8 + extra)} ${back} ${g.exit(t, `done + ${K}`)}`;
+      return `${sa} ${rd} const ${t} = v${k}h * 4294967296 + (v${k} >>> 0); if (${t} < -${C47} || ${t} >= ${C47}) { c.blk = ${k}; ${g.xflush()} throw X.gp0(); } ${g.popRsp(8 + extra)} ${back} ${g.exit(t, `done + ${K}`)}`;
     }
     default:
       return emitSse(g, i, k, next, K, eaCode);
@@ -1154,12 +1206,12 @@ function inPage(t: number): boolean {
 /** A taken branch to page offset `t` (inside the region or out of it; #GP(0) for a non-canonical target). */
 function branchTo(g: Gen, t: number, k: number, K: number): string {
   if (inPage(t)) return g.jump(t, K);
-  return `{ const t = base + ${t}; if (t < -${C47} || t >= ${C47}) { c.blk = ${k}; throw X.gp0(); } ${g.exit('t', `done + ${K}`)} }`;
+  return `{ const t = base + ${t}; if (t < -${C47} || t >= ${C47}) { c.blk = ${k}; ${g.xflush()} throw X.gp0(); } ${g.exit('t', `done + ${K}`)} }`;
 }
 
 /** Legacy SSE 16-byte memory operands must be aligned (#GP(0); SDM Vol. 1 §10.4.1.1). */
 function alignCheck(g: Gen, k: number): string {
-  return `if ((a${k} & 15) !== 0) { c.blk = ${k}; throw X.misaligned(${lin(`a${k}`)}, ${g.ss}); }`;
+  return `if ((a${k} & 15) !== 0) { c.blk = ${k}; ${g.xflush()} throw X.misaligned(${lin(`a${k}`)}, ${g.ss}); }`;
 }
 
 /** SSE forms without flags (moves, logic, dword add/sub/shift, scalar double arithmetic), or undefined. */
@@ -1167,59 +1219,66 @@ function emitSse(g: Gen, i: Insn, k: number, next: number, K: number, eaCode: st
   const row = i.row!;
   const sem = row.sem;
   const ops = i.ops;
+  const d = ops[0];
+  const sv = ops[1];
   switch (sem) {
     case 'movx':
     case 'movxa': {
-      const d = ops[0]!;
-      const sv = ops[1]!;
-      if (d.kind === OK.XMM && sv.kind === OK.XMM) {
-        const D = d.reg * 4;
-        const S = sv.reg * 4;
-        return `x[${D}] = x[${S}]; x[${D + 1}] = x[${S + 1}]; x[${D + 2}] = x[${S + 2}]; x[${D + 3}] = x[${S + 3}];`;
+      if (d!.kind === OK.XMM && sv!.kind === OK.XMM) {
+        const D = d!.reg * 4;
+        const S = sv!.reg * 4;
+        const sync = `${g.xraw(sv!.reg, false)} ${g.xraw(d!.reg, true)}`;
+        return `${sync} x[${D}] = x[${S}]; x[${D + 1}] = x[${S + 1}]; x[${D + 2}] = x[${S + 2}]; x[${D + 3}] = x[${S + 3}];`;
       }
       // MOVUPS and friends may be unaligned; MOVAPS/MOVDQA/MOVNTPS must be aligned.
       const al = sem === 'movxa' ? alignCheck(g, k) : '';
-      if (d.kind === OK.XMM) {
-        const D = d.reg * 4;
-        return `${eaCode} ${al} ${g.rd(k, `a${k}`, 16, `v${k}`)} x[${D}] = v${k}_0; x[${D + 1}] = v${k}_1; x[${D + 2}] = v${k}_2; x[${D + 3}] = v${k}_3;`;
+      if (d!.kind === OK.XMM) {
+        const D = d!.reg * 4;
+        const rd = g.rd(k, `a${k}`, 16, `v${k}`);
+        return `${eaCode} ${al} ${rd} ${g.xraw(d!.reg, true)} x[${D}] = v${k}_0; x[${D + 1}] = v${k}_1; x[${D + 2}] = v${k}_2; x[${D + 3}] = v${k}_3;`;
       }
-      const S = sv.reg * 4;
-      return `${eaCode} ${al} ${g.wr(k, `a${k}`, 16, [`x[${S}]`, `x[${S + 1}]`, `x[${S + 2}]`, `x[${S + 3}]`], next, K)}`;
+      const S = sv!.reg * 4;
+      const sync = g.xraw(sv!.reg, false);
+      return `${eaCode} ${al} ${sync} ${g.wr(k, `a${k}`, 16, [`x[${S}]`, `x[${S + 1}]`, `x[${S + 2}]`, `x[${S + 3}]`], next, K)}`;
     }
     case 'movq':
     case 'movsd': {
-      const d = ops[0]!;
-      const sv = ops[1]!;
-      if (d.kind === OK.XMM && sv.kind === OK.XMM) {
-        const D = d.reg * 4;
-        const S = sv.reg * 4;
+      if (d!.kind === OK.XMM && sv!.kind === OK.XMM) {
+        const D = d!.reg * 4;
+        const S = sv!.reg * 4;
+        const sync = `${g.xraw(sv!.reg, false)} ${g.xraw(d!.reg, true)}`;
         // MOVQ xmm, xmm zeroes the upper lane; MOVSD xmm, xmm merges the low lane.
         return sem === 'movq'
-          ? `{ const a = x[${S}], b = x[${S + 1}]; x[${D}] = a; x[${D + 1}] = b; x[${D + 2}] = 0; x[${D + 3}] = 0; }`
-          : `x[${D}] = x[${S}]; x[${D + 1}] = x[${S + 1}];`;
+          ? `${sync} { const a = x[${S}], b = x[${S + 1}]; x[${D}] = a; x[${D + 1}] = b; x[${D + 2}] = 0; x[${D + 3}] = 0; }`
+          : `${sync} x[${D}] = x[${S}]; x[${D + 1}] = x[${S + 1}];`;
       }
-      if (d.kind === OK.XMM) {
-        const D = d.reg * 4;
-        return `${eaCode} ${g.rd(k, `a${k}`, 8, `v${k}`)} x[${D}] = v${k}; x[${D + 1}] = v${k}h; x[${D + 2}] = 0; x[${D + 3}] = 0;`;
+      if (d!.kind === OK.XMM) {
+        const D = d!.reg * 4;
+        const rd = g.rd(k, `a${k}`, 8, `v${k}`);
+        return `${eaCode} ${rd} ${g.xraw(d!.reg, true)} x[${D}] = v${k}; x[${D + 1}] = v${k}h; x[${D + 2}] = 0; x[${D + 3}] = 0;`;
       }
-      if (d.kind !== OK.MEM) return undefined;
-      const S = sv.reg * 4;
-      return `${eaCode} ${g.wr(k, `a${k}`, 8, [`x[${S}]`, `x[${S + 1}]`], next, K)}`;
+      if (d!.kind !== OK.MEM) return undefined;
+      const S = sv!.reg * 4;
+      const sync = g.xraw(sv!.reg, false);
+      return `${eaCode} ${sync} ${g.wr(k, `a${k}`, 8, [`x[${S}]`, `x[${S + 1}]`], next, K)}`;
     }
     case 'plogic':
     case 'padd':
     case 'psub': {
       // Dword lanes (and whole-register logic) inline; memory sources must be aligned.
-      const d = ops[0]!;
-      const sv = ops[1]!;
       if (sem !== 'plogic' && row.cc !== 4) return undefined;
-      const D = d.reg * 4;
+      const D = d!.reg * 4;
       let pre = '';
       let s: (j: number) => string;
-      if (sv.kind === OK.XMM) s = (j) => `x[${sv.reg * 4 + j}]`;
+      if (sv!.kind === OK.XMM) s = (j) => `x[${sv!.reg * 4 + j}]`;
       else {
         pre = `${eaCode} ${alignCheck(g, k)} ${g.rd(k, `a${k}`, 16, `v${k}`)}`;
         s = (j) => `v${k}_${j}`;
+      }
+      const sync = `${sv!.kind === OK.XMM ? g.xraw(sv!.reg, false) : ''} ${g.xraw(d!.reg, true)}`;
+      if (sem === 'plogic' && (row.cc === 1 || row.cc === 3) && sv!.kind === OK.XMM && sv!.reg === d!.reg) {
+        // PXOR/XORPS/PANDN of a register with itself: zero.
+        return `${sync} x[${D}] = 0; x[${D + 1}] = 0; x[${D + 2}] = 0; x[${D + 3}] = 0;`;
       }
       const e =
         sem === 'padd'
@@ -1233,13 +1292,15 @@ function emitSse(g: Gen, i: Insn, k: number, next: number, K: number, eaCode: st
                 : row.cc === 2
                   ? (j: number) => `x[${D + j}] | ${s(j)}`
                   : (j: number) => `x[${D + j}] ^ ${s(j)}`;
-      return `${pre} { const t0 = ${e(0)}, t1 = ${e(1)}, t2 = ${e(2)}, t3 = ${e(3)}; x[${D}] = t0; x[${D + 1}] = t1; x[${D + 2}] = t2; x[${D + 3}] = t3; }`;
+      return `${pre} ${sync} { const t0 = ${e(0)}, t1 = ${e(1)}, t2 = ${e(2)}, t3 = ${e(3)}; x[${D}] = t0; x[${D + 1}] = t1; x[${D + 2}] = t2; x[${D + 3}] = t3; }`;
     }
-    case 'pshiftI':
-      return shiftLanes(row.cc!, ops[0]!.reg * 4, i.imm & 0xff);
+    case 'pshiftI': {
+      const code = shiftLanes(row.cc!, d!.reg * 4, i.imm & 0xff);
+      return code === undefined ? undefined : `${g.xraw(d!.reg, true)} ${code}`;
+    }
     case 'pbshift': {
       // PSRLDQ (cc 0) / PSLLDQ (cc 1): the register shifted by whole bytes (a count above 15 clears it).
-      const D = ops[0]!.reg * 4;
+      const D = d!.reg * 4;
       const n = i.imm & 0xff;
       const right = row.cc === 0;
       const lane = (j: number): string => {
@@ -1251,24 +1312,23 @@ function emitSse(g: Gen, i: Insn, k: number, next: number, K: number, eaCode: st
         if (r === 0) return at(q);
         return `((${at(q)} >>> ${r}) | (${at(q + 1)} << ${32 - r}))`;
       };
-      return `{ const t0 = ${lane(0)}, t1 = ${lane(1)}, t2 = ${lane(2)}, t3 = ${lane(3)}; x[${D}] = t0 | 0; x[${D + 1}] = t1 | 0; x[${D + 2}] = t2 | 0; x[${D + 3}] = t3 | 0; }`;
+      return `${g.xraw(d!.reg, true)} { const t0 = ${lane(0)}, t1 = ${lane(1)}, t2 = ${lane(2)}, t3 = ${lane(3)}; x[${D}] = t0 | 0; x[${D + 1}] = t1 | 0; x[${D + 2}] = t2 | 0; x[${D + 3}] = t3 | 0; }`;
     }
     case 'punpck':
     case 'pack': {
       // Interleaves and packs on dword lanes: the source (register, or aligned memory) and the destination are
       // read whole before the destination is written.
-      const d = ops[0]!;
-      const sv = ops[1]!;
       let pre = '';
-      if (sv.kind !== OK.XMM) {
-        if (sv.size !== 16) return undefined;
+      if (sv!.kind !== OK.XMM) {
+        if (sv!.size !== 16) return undefined;
         pre = `${eaCode} ${alignCheck(g, k)} ${g.rd(k, `a${k}`, 16, `v${k}`)}`;
       }
-      const D = d.reg * 4;
-      const S = (j: number) => (sv.kind === OK.XMM ? `x[${sv.reg * 4 + j}]` : `v${k}_${j}`);
+      const D = d!.reg * 4;
+      const S = (j: number) => (sv!.kind === OK.XMM ? `x[${sv!.reg * 4 + j}]` : `v${k}_${j}`);
+      const sync = `${sv!.kind === OK.XMM ? g.xraw(sv!.reg, false) : ''} ${g.xraw(d!.reg, true)}`;
       const get = `const d0 = x[${D}], d1 = x[${D + 1}], d2 = x[${D + 2}], d3 = x[${D + 3}], s0 = ${S(0)}, s1 = ${S(1)}, s2 = ${S(2)}, s3 = ${S(3)};`;
       const lanes = sem === 'punpck' ? unpackLanes(row.cc!) : packLanes(row.cc!);
-      return `${pre} { ${get} ${lanes.map((e, j) => `x[${D + j}] = ${e};`).join(' ')} }`;
+      return `${pre} ${sync} { ${get} ${lanes.map((e, j) => `x[${D + j}] = ${e};`).join(' ')} }`;
     }
     case 'fadd':
     case 'fsub':
@@ -1279,18 +1339,29 @@ function emitSse(g: Gen, i: Insn, k: number, next: number, K: number, eaCode: st
       const cc = row.cc!;
       if (!(cc & 0x10)) return undefined;
       const w = cc & 0xf;
-      const d = ops[0]!;
-      const sv = ops[1]!;
       const op = sem === 'fadd' ? '+' : sem === 'fsub' ? '-' : sem === 'fmul' ? '*' : '/';
-      const lane = w === 8 ? `xf64[${d.reg * 2}]` : `xf32[${d.reg * 4}]`;
-      const load =
-        sv.kind === OK.XMM
-          ? `const b${k} = ${w === 8 ? `xf64[${sv.reg * 2}]` : `xf32[${sv.reg * 4}]`};`
-          : w === 8
+      let load: string;
+      if (sv!.kind !== OK.XMM)
+        load =
+          w === 8
             ? `${g.rd(k, `a${k}`, 8, `v${k}`)} X.I32[0] = v${k}; X.I32[1] = v${k}h; const b${k} = X.F64[0];`
             : `${g.rd(k, `a${k}`, 4, `v${k}`)} X.I32[0] = v${k}; const b${k} = X.F32[0];`;
-      const res = w === 8 ? `${lane} ${op} b${k}` : `Math.fround(${lane} ${op} b${k})`;
-      return `${eaCode} ${load} const z${k} = ${res}; if (z${k} === z${k}) ${lane} = z${k}; else ${handlerInline(g, i, k, next)}`;
+      if (w === 8) {
+        // The low doubles stay in JS locals (Gen.xs).
+        let src = `b${k}`;
+        if (sv!.kind === OK.XMM) {
+          const [pre, e] = g.xget(sv!.reg);
+          load = pre;
+          src = e;
+        }
+        const [preD, dst] = g.xget(d!.reg);
+        const slow = `{ ${handlerInline(g, i, k, next)} ${dst} = xf64[${2 * d!.reg}]; }`;
+        return `${eaCode} ${load!} ${preD} const z${k} = ${dst} ${op} ${src}; if (z${k} === z${k}) ${g.xset(d!.reg, `z${k}`)} else ${slow}`;
+      }
+      if (sv!.kind === OK.XMM) load = `const b${k} = xf32[${sv!.reg * 4}];`;
+      const lane = `xf32[${d!.reg * 4}]`;
+      const sync = `${sv!.kind === OK.XMM ? g.xraw(sv!.reg, false) : ''} ${g.xraw(d!.reg, true)}`;
+      return `${eaCode} ${load!} ${sync} const z${k} = Math.fround(${lane} ${op} b${k}); if (z${k} === z${k}) ${lane} = z${k}; else ${handlerInline(g, i, k, next)}`;
     }
     case 'fmin':
     case 'fmax': {
@@ -1299,65 +1370,69 @@ function emitSse(g: Gen, i: Insn, k: number, next: number, K: number, eaCode: st
       const cc = row.cc!;
       if (!(cc & 0x10)) return undefined;
       const w = cc & 0xf;
-      const d = ops[0]!;
-      const sv = ops[1]!;
       const cmp = sem === 'fmax' ? '>' : '<';
-      const lane = w === 8 ? `xf64[${d.reg * 2}]` : `xf32[${d.reg * 4}]`;
-      const D = d.reg * 4;
-      if (sv.kind === OK.XMM) {
-        const S = sv.reg * 4;
-        const bv = w === 8 ? `xf64[${sv.reg * 2}]` : `xf32[${S}]`;
+      const lane = w === 8 ? `xf64[${d!.reg * 2}]` : `xf32[${d!.reg * 4}]`;
+      const D = d!.reg * 4;
+      if (sv!.kind === OK.XMM) {
+        const S = sv!.reg * 4;
+        const bv = w === 8 ? `xf64[${sv!.reg * 2}]` : `xf32[${S}]`;
         const copy = w === 8 ? `x[${D}] = x[${S}]; x[${D + 1}] = x[${S + 1}];` : `x[${D}] = x[${S}];`;
-        return `if (!(${lane} ${cmp} ${bv})) { ${copy} }`;
+        const sync = `${g.xraw(sv!.reg, false)} ${g.xraw(d!.reg, true)}`;
+        return `${sync} if (!(${lane} ${cmp} ${bv})) { ${copy} }`;
       }
       const load =
         w === 8
           ? `${g.rd(k, `a${k}`, 8, `v${k}`)} X.I32[0] = v${k}; X.I32[1] = v${k}h; const b${k} = X.F64[0];`
           : `${g.rd(k, `a${k}`, 4, `v${k}`)} X.I32[0] = v${k}; const b${k} = X.F32[0];`;
       const copy = w === 8 ? `x[${D}] = v${k}; x[${D + 1}] = v${k}h;` : `x[${D}] = v${k};`;
-      return `${eaCode} ${load} if (!(${lane} ${cmp} b${k})) { ${copy} }`;
+      return `${eaCode} ${load} ${g.xraw(d!.reg, true)} if (!(${lane} ${cmp} b${k})) { ${copy} }`;
     }
     case 'comis': {
       // ZF,PF,CF = 111 unordered, 000 greater, 001 less, 100 equal; OF, SF, AF cleared (not lazy).
       const w = row.cc! & 0xf;
-      const d = ops[0]!;
-      const sv = ops[1]!;
-      const xv = w === 8 ? `xf64[${d.reg * 2}]` : `xf32[${d.reg * 4}]`;
-      const load =
-        sv.kind === OK.XMM
-          ? `const b${k} = ${w === 8 ? `xf64[${sv.reg * 2}]` : `xf32[${sv.reg * 4}]`};`
-          : w === 8
+      let load: string;
+      let a: string;
+      if (sv!.kind !== OK.XMM)
+        load =
+          w === 8
             ? `${g.rd(k, `a${k}`, 8, `v${k}`)} X.I32[0] = v${k}; X.I32[1] = v${k}h; const b${k} = X.F64[0];`
             : `${g.rd(k, `a${k}`, 4, `v${k}`)} X.I32[0] = v${k}; const b${k} = X.F32[0];`;
-      const fl = g.setFl(
-        `fl = (fl & -2262) | (a !== a || b${k} !== b${k} ? 69 : a < b${k} ? 1 : a === b${k} ? 64 : 0);`,
-      );
-      return `${eaCode} ${load} { const a = ${xv}; ${fl} }`;
+      let b = `b${k}`;
+      if (w === 8) {
+        if (sv!.kind === OK.XMM) [load, b] = g.xget(sv!.reg);
+        const [pre, e] = g.xget(d!.reg);
+        load = `${load!} ${pre}`;
+        a = e;
+      } else {
+        if (sv!.kind === OK.XMM) load = `${g.xraw(sv!.reg, false)} const b${k} = xf32[${sv!.reg * 4}];`;
+        load = `${load!} ${g.xraw(d!.reg, false)}`;
+        a = `xf32[${d!.reg * 4}]`;
+      }
+      const fl = g.setFl(`fl = (fl & -2262) | (a !== a || ${b} !== ${b} ? 69 : a < ${b} ? 1 : a === ${b} ? 64 : 0);`);
+      return `${eaCode} ${load} { const a = ${a}; ${fl} }`;
     }
     case 'cvtsi2f': {
       if (row.cc !== 8) return undefined;
       const ld = load(g, i, 1, k, `v${k}`);
       if (!ld) return undefined;
-      const val = ops[1]!.size === 8 ? `v${k}h * 4294967296 + (v${k} >>> 0)` : `v${k}`;
-      return `${eaCode} ${ld} xf64[${ops[0]!.reg * 2}] = ${val};`;
+      const val = sv!.size === 8 ? `v${k}h * 4294967296 + (v${k} >>> 0)` : `v${k}`;
+      return `${eaCode} ${ld} ${g.xset(d!.reg, val)}`;
     }
     case 'cvtf2si': {
       // CVTTSD2SI in range inline; out-of-range and NaN (integer indefinite) through the handler.
       if (row.cc !== (8 | 0x10)) return undefined;
-      const d = ops[0]!;
-      const sv = ops[1]!;
-      const load =
-        sv.kind === OK.XMM
-          ? `const b${k} = xf64[${sv.reg * 2}];`
-          : `${g.rd(k, `a${k}`, 8, `v${k}`)} X.I32[0] = v${k}; X.I32[1] = v${k}h; const b${k} = X.F64[0];`;
-      const lim = d.size === 8 ? '9007199254740992' : '2147483648';
+      let load: string;
+      let b = `b${k}`;
+      if (sv!.kind === OK.XMM) [load, b] = g.xget(sv!.reg);
+      else load = `${g.rd(k, `a${k}`, 8, `v${k}`)} X.I32[0] = v${k}; X.I32[1] = v${k}h; const b${k} = X.F64[0];`;
+      const lim = d!.size === 8 ? '9007199254740992' : '2147483648';
       const t = `t${k}`;
       const wr =
-        d.size === 8
-          ? g.setReg(d.reg, 8, `(${t} | 0)`, `(Math.floor(${t} / 4294967296) | 0)`)
-          : g.setReg(d.reg, 4, `(${t} | 0)`, '0');
-      const slow = `{ ${handlerInline(g, i, k, next)} ${g.setReg(d.reg, d.size, `R[${2 * d.reg}]`, `R[${2 * d.reg + 1}]`)} }`;
-      return `${eaCode} ${load} const ${t} = Math.trunc(b${k}); if (${t} > -${lim} && ${t} < ${lim}) { ${wr} } else ${slow}`;
+        d!.size === 8
+          ? g.setReg(d!.reg, 8, `(${t} | 0)`, `(Math.floor(${t} / 4294967296) | 0)`)
+          : g.setReg(d!.reg, 4, `(${t} | 0)`, '0');
+      const slow = `{ ${handlerInline(g, i, k, next)} ${g.setReg(d!.reg, d!.size, `R[${2 * d!.reg}]`, `R[${2 * d!.reg + 1}]`)} }`;
+      return `${eaCode} ${load} const ${t} = Math.trunc(${b}); if (${t} > -${lim} && ${t} < ${lim}) { ${wr} } else ${slow}`;
     }
     default:
       return undefined;
@@ -1461,7 +1536,7 @@ function packLanes(k: number): string[] {
 function handlerInline(g: Gen, i: Insn, k: number, next: number): string {
   const regs = i.hasMem && !i.ripRel ? [i.base, i.index].filter((r) => r >= 0) : [];
   const spill = regs.map((r) => `R[${2 * r}] = ${g.reg(r, 8)}; R[${2 * r + 1}] = ${g.hi(r)};`).join(' ');
-  return `{ ${spill} c.blk = ${k}; c.nextRip = base + ${next}; I[${k}].exec(c, I[${k}]); }`;
+  return `{ ${spill} ${g.xflush()} c.blk = ${k}; c.nextRip = base + ${next}; I[${k}].exec(c, I[${k}]); }`;
 }
 
 // ---- regions ----------------------------------------------------------------------------------------------
@@ -1658,6 +1733,7 @@ export function compileRegion(blocks: readonly RegionBlock[], maxSource = Infini
     g.fresh.clear();
     g.flagsFresh = false;
     g.known = undefined;
+    g.xs.fill(0);
     const len = b.insns.length;
     // A block starts only when the budget covers it all (run() checked the first entry; loops come back here).
     const parts: string[] = [`case ${j}: {`, `if (rem - done < ${len}) ${g.exit(`base + ${b.off}`, 'done')}`];
@@ -1671,8 +1747,11 @@ export function compileRegion(blocks: readonly RegionBlock[], maxSource = Infini
       const next = off + i.len;
       g.begin();
       g.deadFlags = dead[pos]!;
+      const xs = g.xs.slice();
       const inline = emit(g, i, k, next, pos);
       g.deadFlags = false;
+      // An instruction left to its handler changed no cache state.
+      if (inline === undefined) for (let r = 0; r < 16; r++) g.xs[r] = xs[r]!;
       const at = `base + ${off}, base + ${next}`;
       if (inline !== undefined) parts.push(g.finish(inline));
       else if (g.abandon() && i.row && XMM_ONLY.has(i.row.sem)) {
@@ -1680,7 +1759,8 @@ export function compileRegion(blocks: readonly RegionBlock[], maxSource = Infini
         const regs: number[] = [];
         if (i.hasMem && !i.ripRel) for (const r of [i.base, i.index]) if (r >= 0) regs.push(r);
         for (const o of i.ops) if (o.kind === OK.REG) regs.push(o.reg >= 16 ? o.reg - 16 : o.reg);
-        const call = `${g.xmmCall(regs)} c.blk = ${k}; if (X.call(c, I[${k}], ${at}))`;
+        const dest = i.ops[0]?.kind === OK.XMM ? i.ops[0].reg : -1;
+        const call = `${g.xmmCall(regs, dest)} c.blk = ${k}; if (X.call(c, I[${k}], ${at}))`;
         parts.push(`${call} ${g.exit('c.rip', `done + ${pos + 1}`)}`);
       } else {
         // The interpreter handler, with RIP and next-RIP as run() would set them.
@@ -1711,6 +1791,12 @@ export function compileRegion(blocks: readonly RegionBlock[], maxSource = Infini
       ? 'let fl = c.flags, lz = c.lazy, fr = c.lres, fh = c.lhi, fs = c.lsize, fa = c.laux, fk = 0, fx = 0, fxh = 0, fy = 0, fyh = 0;'
       : '',
     g.sites ? `let ${[...Array(g.sites).keys()].map((j) => `p${j} = 1, q${j} = 0, d${j} = X.DV0`).join(', ')};` : '',
+    g.xdUsed.some((u) => u)
+      ? `let ${regs
+          .filter((r) => g.xdUsed[r])
+          .map((r) => `xd${r} = 0`)
+          .join(', ')};`
+      : '',
   ];
   const body = `${decl.join('\n')}
 try {

@@ -332,6 +332,32 @@ describe('compiled regions', () => {
     expect(b.cpu.getRegNum(0)).toBe(1 + 2 + 4);
   });
 
+  it('keep scalar doubles exact through NaN results, handlers and a fault that follows them', () => {
+    // addsd xmm0,xmm1; mulsd xmm0,xmm0; addsd xmm2,xmm0 (xmm2 a signalling NaN); subsd xmm3,xmm3 (∞ − ∞);
+    // movq rcx,xmm3; addsd xmm0,xmm2; addsd xmm1,xmm1; mov rax,[rbx] (unmapped); int3
+    const code = [
+      0xf2, 0x0f, 0x58, 0xc1, 0xf2, 0x0f, 0x59, 0xc0, 0xf2, 0x0f, 0x58, 0xd0, 0xf2, 0x0f, 0x5c, 0xdb, 0x66, 0x48, 0x0f,
+      0x7e, 0xd9, 0xf2, 0x0f, 0x58, 0xc2, 0xf2, 0x0f, 0x58, 0xc9, 0x48, 0x8b, 0x03, 0xcc,
+    ];
+    const [a, b] = twins(code);
+    for (const m of [a, b]) {
+      m.cpu.xf64[0] = 1.5;
+      m.cpu.xf64[2] = 2.25;
+      new BigUint64Array(m.cpu.xmmBuf)[4] = 0x7ff4000000000123n; // xmm2: a signalling NaN with a payload
+      m.cpu.xf64[6] = Number.POSITIVE_INFINITY;
+      m.cpu.setRegNum(3, 0x50_0000); // never mapped
+    }
+    const ra = a.run();
+    const rb = b.run();
+    same(a, b, ra, rb, 'fault after the double arithmetic');
+    expect(rb.stop.kind === 'fault' && rb.stop.fault.vector, '#PF at the load').toBe(Vector.PF);
+    const q = new BigUint64Array(b.cpu.xmmBuf);
+    expect(q[4]!.toString(16), 'xmm2: the quieted NaN keeps its payload').toBe('7ffc000000000123');
+    expect(q[0]!.toString(16), 'xmm0: NaN from xmm2').toBe('7ffc000000000123');
+    expect(b.cpu.getReg64(1).toString(16), 'rcx: the default NaN of ∞ − ∞').toBe('fff8000000000000');
+    expect(b.cpu.xf64[2], 'xmm1 doubled just before the fault').toBe(4.5);
+  });
+
   it('keep each machine’s state apart when machines share compiled code', () => {
     const [a1, b1] = twins(WALK);
     const [a2, b2] = twins(WALK);
