@@ -1823,16 +1823,23 @@ return nret;`;
 /**
  * Compiled functions by source text. The code depends only on the instruction bytes it was generated from
  * (the Cpu, the instructions and the helpers are arguments), so machines and CPUs running the same code share
- * one function — and the optimized machine code V8 built for it. Bounded; the oldest entry goes first.
+ * one function — and the optimized machine code V8 built for it. Bounded by total source size; the oldest
+ * entries go first.
  */
 const FUNCTIONS = new Map<string, BlockFn>();
-const MAX_FUNCTIONS = 4096;
+const MAX_FUNCTION_SOURCE = 32 * 1024 * 1024;
+let functionSource = 0;
 
 function functionFor(src: string): BlockFn {
   let fn = FUNCTIONS.get(src);
   if (fn === undefined) {
     fn = new Function('c', 'I', 'X', 'rem', src) as BlockFn;
-    if (FUNCTIONS.size >= MAX_FUNCTIONS) FUNCTIONS.delete(FUNCTIONS.keys().next().value!);
+    functionSource += src.length;
+    for (const old of FUNCTIONS.keys()) {
+      if (functionSource <= MAX_FUNCTION_SOURCE) break;
+      FUNCTIONS.delete(old);
+      functionSource -= old.length;
+    }
     FUNCTIONS.set(src, fn);
   }
   return fn;
