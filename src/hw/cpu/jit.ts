@@ -500,6 +500,14 @@ class Gen {
     return ['', `xd${r}`];
   }
 
+  /** After copying register s's low lane into d: d's cached double is s's when s has one (both equal memory). */
+  xcopy(d: number, s: number): string {
+    if (d === s || this.xs[s] !== 1) return '';
+    this.xdUsed[d] = true;
+    this.xs[d] = 1;
+    return `xd${d} = xd${s};`;
+  }
+
   /** Statement setting register r's low double (a non-NaN value; the upper lane is kept). */
   xset(r: number, value: string): string {
     this.xdUsed[r] = true;
@@ -1228,7 +1236,7 @@ function emitSse(g: Gen, i: Insn, k: number, next: number, K: number, eaCode: st
         const D = d!.reg * 4;
         const S = sv!.reg * 4;
         const sync = `${g.xraw(sv!.reg, false)} ${g.xraw(d!.reg, true)}`;
-        return `${sync} x[${D}] = x[${S}]; x[${D + 1}] = x[${S + 1}]; x[${D + 2}] = x[${S + 2}]; x[${D + 3}] = x[${S + 3}];`;
+        return `${sync} x[${D}] = x[${S}]; x[${D + 1}] = x[${S + 1}]; x[${D + 2}] = x[${S + 2}]; x[${D + 3}] = x[${S + 3}]; ${g.xcopy(d!.reg, sv!.reg)}`;
       }
       // MOVUPS and friends may be unaligned; MOVAPS/MOVDQA/MOVNTPS must be aligned.
       const al = sem === 'movxa' ? alignCheck(g, k) : '';
@@ -1248,9 +1256,10 @@ function emitSse(g: Gen, i: Insn, k: number, next: number, K: number, eaCode: st
         const S = sv!.reg * 4;
         const sync = `${g.xraw(sv!.reg, false)} ${g.xraw(d!.reg, true)}`;
         // MOVQ xmm, xmm zeroes the upper lane; MOVSD xmm, xmm merges the low lane.
+        const copy = g.xcopy(d!.reg, sv!.reg);
         return sem === 'movq'
-          ? `${sync} { const a = x[${S}], b = x[${S + 1}]; x[${D}] = a; x[${D + 1}] = b; x[${D + 2}] = 0; x[${D + 3}] = 0; }`
-          : `${sync} x[${D}] = x[${S}]; x[${D + 1}] = x[${S + 1}];`;
+          ? `${sync} { const a = x[${S}], b = x[${S + 1}]; x[${D}] = a; x[${D + 1}] = b; x[${D + 2}] = 0; x[${D + 3}] = 0; } ${copy}`
+          : `${sync} x[${D}] = x[${S}]; x[${D + 1}] = x[${S + 1}]; ${copy}`;
       }
       if (d!.kind === OK.XMM) {
         const D = d!.reg * 4;
@@ -1373,6 +1382,14 @@ function emitSse(g: Gen, i: Insn, k: number, next: number, K: number, eaCode: st
       const cmp = sem === 'fmax' ? '>' : '<';
       const lane = w === 8 ? `xf64[${d!.reg * 2}]` : `xf32[${d!.reg * 4}]`;
       const D = d!.reg * 4;
+      if (sv!.kind === OK.XMM && w === 8) {
+        // On the cached doubles; a NaN source is copied bit for bit from the register (which holds it).
+        const [preS, b] = g.xget(sv!.reg);
+        const [preD, a] = g.xget(d!.reg);
+        const S = sv!.reg * 4;
+        const nan = `{ x[${D}] = x[${S}]; x[${D + 1}] = x[${S + 1}]; ${a} = xf64[${2 * d!.reg}]; }`;
+        return `${preS} ${preD} if (!(${a} ${cmp} ${b})) { if (${b} === ${b}) ${a} = ${b}; else ${nan} } ${g.xset(d!.reg, a)}`;
+      }
       if (sv!.kind === OK.XMM) {
         const S = sv!.reg * 4;
         const bv = w === 8 ? `xf64[${sv!.reg * 2}]` : `xf32[${S}]`;
