@@ -21,7 +21,7 @@ import {
 import { type FlatProgram, loadFlatElf } from '../../../src/sdk/index';
 import { hasGcc } from '../../util/native';
 import { BUF_ADDR, buildCorpus, CORPUS_FNS, OPT_LEVELS } from './util/corpus';
-import { CODE, DATA, makeTestMachine, setJitMode, type TestMachine } from './util/machine';
+import { CODE, DATA, makeTestMachine, STACK_TOP, setJitMode, type TestMachine } from './util/machine';
 
 const SEED = Number(process.env.SGXSIM_SEED ?? 7);
 const RUNS = Number(process.env.SGXSIM_RUNS ?? 3);
@@ -356,6 +356,30 @@ describe('compiled regions', () => {
     expect(q[0]!.toString(16), 'xmm0: NaN from xmm2').toBe('7ffc000000000123');
     expect(b.cpu.getReg64(1).toString(16), 'rcx: the default NaN of ∞ − ∞').toBe('fff8000000000000');
     expect(b.cpu.xf64[2], 'xmm1 doubled just before the fault').toBe(4.5);
+  });
+
+  it('keep packed XMM lanes exact up to a fault that follows them', () => {
+    // paddd xmm0,xmm1; pxor xmm2,xmm2; movdqa xmm3,xmm0; psrlq xmm3,4; punpckldq xmm3,xmm1; movq [rsp-16],xmm3;
+    // pslldq xmm1,3; mov rax,[rbx] (unmapped); int3
+    const code = [
+      0x66, 0x0f, 0xfe, 0xc1, 0x66, 0x0f, 0xef, 0xd2, 0x66, 0x0f, 0x6f, 0xd8, 0x66, 0x0f, 0x73, 0xd3, 0x04, 0x66, 0x0f,
+      0x62, 0xd9, 0x66, 0x0f, 0xd6, 0x5c, 0x24, 0xf0, 0x66, 0x0f, 0x73, 0xf9, 0x03, 0x48, 0x8b, 0x03, 0xcc,
+    ];
+    const [a, b] = twins(code);
+    for (const m of [a, b]) {
+      for (let j = 0; j < 16; j++) m.cpu.x32[j] = Math.imul(j + 1, 0x9e3779b9);
+      m.cpu.setRegNum(3, 0x50_0000); // never mapped
+    }
+    const ra = a.run();
+    const rb = b.run();
+    same(a, b, ra, rb, 'fault after the packed operations');
+    expect(rb.stop.kind === 'fault' && rb.stop.fault.vector, '#PF at the load').toBe(Vector.PF);
+    expect(b.cpu.x32[0], 'xmm0 lane 0 = lane sums').toBe((Math.imul(1, 0x9e3779b9) + Math.imul(5, 0x9e3779b9)) | 0);
+    expect([...b.cpu.x32.subarray(8, 12)], 'xmm2 zeroed').toEqual([0, 0, 0, 0]);
+    expect(
+      Buffer.from(b.space.read(STACK_TOP - 8 - 16, 8)).equals(a.space.read(STACK_TOP - 8 - 16, 8)),
+      'the stored lanes',
+    ).toBe(true);
   });
 
   it('keep each machine’s state apart when machines share compiled code', () => {
