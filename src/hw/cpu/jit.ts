@@ -350,7 +350,7 @@ class Gen {
     this.flagsDirty = false;
     this.known = undefined;
     // The handler may read and write any XMM register.
-    const x = `${this.xflushNow()} xmd = 0; xmi = 0;`;
+    const x = this.xflush();
     this.xs.fill(0);
     return `${spill} ${x} sp = 1;`;
   }
@@ -361,7 +361,8 @@ class Gen {
    */
   xmmCall(regs: readonly number[], dest: number): string {
     // It may read any XMM register (PBLENDVB reads XMM0) and writes its destination.
-    const out: string[] = [this.xflushNow(), 'xmd = 0; xmi = 0;'];
+    const out: string[] = [this.xflush()];
+    for (let r = 0; r < 16; r++) if (this.xs[r] === 2) this.xs[r] = 1;
     if (dest >= 0) this.xs[dest] = 0;
     if (this.stale) return out.join(' ');
     for (const n of new Set(regs)) {
@@ -460,61 +461,31 @@ class Gen {
     return `{ const t = (${l} + ${d}) | 0; h4 = (${h} + ((t >>> 0) < ${d} ? 1 : 0)) | 0; l4 = t; }`;
   }
 
-  // ---- XMM registers in locals ----------------------------------------------------------------------------
+  // ---- XMM low doubles -----------------------------------------------------------------------------------------
 
   /**
-   * Within a block, XMM registers live in locals in one of two forms: the low double `xd<r>` (scalar SSE2
-   * arithmetic) or the four int32 lanes `xi<r>_0..3` (moves, logic, packed integer forms). `xs[r]`: 0 not cached,
-   * 1/2 low double equal to the register / newer, 3/4 lanes equal / newer. A newer value is written back before
-   * anything else can see the register (other forms, handlers, faults, exits). Only inline results are ever
-   * newer doubles, and they are never NaN (a NaN result goes through the handler), so a NaN in `xd<r>` always
-   * equals the register's bits and is never written back (Float64Array stores need not keep NaN payloads).
+   * Scalar-double code keeps each XMM register's low double in a local `xd<r>`: 0 not cached, 1 equal to the
+   * register, 2 newer. A newer value is written back before anything else can see the register (other forms,
+   * handlers, faults, exits). Only inline results are ever newer, and they are never NaN (a NaN result goes
+   * through the handler), so a NaN in a local always equals the register's bits and is never written back.
    */
   readonly xs = new Array<number>(16).fill(0);
   readonly xdUsed = new Array<boolean>(16).fill(false);
-  readonly xiUsed = new Array<boolean>(16).fill(false);
 
-  /** Code writing register r's newer local form back to the register file (the state is not changed). */
-  xstoreCode(r: number): string {
-    return this.xstore(r);
-  }
-
-  /** Code writing register r's newer local form back to the register file. */
-  private xstore(r: number): string {
-    if (this.xs[r] === 2) return `if (xd${r} === xd${r}) xf64[${2 * r}] = xd${r}; `;
-    if (this.xs[r] === 4)
-      return `x[${4 * r}] = xi${r}_0; x[${4 * r + 1}] = xi${r}_1; x[${4 * r + 2}] = xi${r}_2; x[${4 * r + 3}] = xi${r}_3; `;
-    return '';
-  }
-
-  /**
-   * Records which registers are newer in locals (runtime masks `xmd` doubles, `xmi` lanes) before a point that
-   * may fault or leave: the catch, the epilogue and the block dispatch write them back (`X_WRITE_BACK`).
-   */
+  /** Writes back every newer cached double (before a fault point, a handler or an exit). */
   xflush(): string {
-    let md = 0;
-    let mi = 0;
-    for (let r = 0; r < 16; r++) {
-      if (this.xs[r] === 2) md |= 1 << r;
-      if (this.xs[r] === 4) mi |= 1 << r;
-    }
-    return `xmd = ${md}; xmi = ${mi};`;
-  }
-
-  /** Writes back every newer cached register now (before a handler reads the register file). */
-  xflushNow(): string {
     let out = '';
-    for (let r = 0; r < 16; r++) {
-      out += this.xstore(r);
-      if (this.xs[r] === 2 || this.xs[r] === 4) this.xs[r]--;
-    }
+    for (let r = 0; r < 16; r++) if (this.xs[r] === 2) out += `if (xd${r} === xd${r}) xf64[${2 * r}] = xd${r}; `;
     return out;
   }
 
-  /** Before access to register r through the register file: write back its newer form; a write drops it. */
+  /** Before other access to register r's lanes: write back its newer double; a write drops the cache. */
   xraw(r: number, write: boolean): string {
-    const out = this.xstore(r);
-    if (this.xs[r] === 2 || this.xs[r] === 4) this.xs[r]--;
+    let out = '';
+    if (this.xs[r] === 2) {
+      out = `if (xd${r} === xd${r}) xf64[${2 * r}] = xd${r};`;
+      this.xs[r] = 1;
+    }
     if (write) this.xs[r] = 0;
     return out;
   }
@@ -522,34 +493,11 @@ class Gen {
   /** [code that loads the cache when needed, the expression] of register r's low double. */
   xget(r: number): [string, string] {
     this.xdUsed[r] = true;
-    if (this.xs[r] === 1 || this.xs[r] === 2) return ['', `xd${r}`];
-    const pre = this.xraw(r, false);
-    this.xs[r] = 1;
-    return [`${pre} xd${r} = xf64[${2 * r}];`, `xd${r}`];
-  }
-
-  /** [code that loads the cache when needed, the four lane expressions] of register r. */
-  xlanes(r: number): [string, string[]] {
-    this.xiUsed[r] = true;
-    const lanes = [0, 1, 2, 3].map((j) => `xi${r}_${j}`);
-    if (this.xs[r] === 3 || this.xs[r] === 4) return ['', lanes];
-    const pre = this.xraw(r, false);
-    this.xs[r] = 3;
-    return [`${pre} ${lanes.map((l, j) => `${l} = x[${4 * r + j}];`).join(' ')}`, lanes];
-  }
-
-  /**
-   * Statement setting register r's four lanes (int32 expressions, evaluated before any is assigned, so they may
-   * read the old lanes); an undefined entry keeps its lane.
-   */
-  xsetLanes(r: number, vals: readonly (string | undefined)[]): string {
-    // Lanes kept come from the cache; when all four are replaced, nothing of the old value is needed.
-    const pre = vals.some((v) => v === undefined) ? this.xlanes(r)[0] : '';
-    this.xiUsed[r] = true;
-    this.xs[r] = 4;
-    const set = vals.map((v, j) => (v === undefined ? '' : `const t${j} = ${v};`)).join(' ');
-    const put = vals.map((v, j) => (v === undefined ? '' : `xi${r}_${j} = t${j};`)).join(' ');
-    return `${pre} { ${set} ${put} }`;
+    if (this.xs[r] === 0) {
+      this.xs[r] = 1;
+      return [`xd${r} = xf64[${2 * r}];`, `xd${r}`];
+    }
+    return ['', `xd${r}`];
   }
 
   /** After copying register s's low lane into d: d's cached double is s's when s has one (both equal memory). */
@@ -562,11 +510,9 @@ class Gen {
 
   /** Statement setting register r's low double (a non-NaN value; the upper lane is kept). */
   xset(r: number, value: string): string {
-    // The upper lane stays in the register file: lanes that are newer go there first.
-    const pre = this.xs[r] === 4 ? this.xraw(r, false) : '';
     this.xdUsed[r] = true;
     this.xs[r] = 2;
-    return `${pre} xd${r} = ${value};`;
+    return `xd${r} = ${value};`;
   }
 
   // ---- exits -------------------------------------------------------------------------------------------------
@@ -1285,117 +1231,113 @@ function emitSse(g: Gen, i: Insn, k: number, next: number, K: number, eaCode: st
   const sv = ops[1];
   switch (sem) {
     case 'movx':
-    case 'movxa':
-    case 'movq':
-    case 'movsd': {
-      const wide = sem === 'movx' || sem === 'movxa';
-      // Double-precision code (MOVSD/MOVAPD next to scalar arithmetic) keeps the source's low double cached.
-      const dbl = sem === 'movsd' || (sv!.kind === OK.XMM && (g.xs[sv!.reg] === 1 || g.xs[sv!.reg] === 2));
+    case 'movxa': {
       if (d!.kind === OK.XMM && sv!.kind === OK.XMM) {
         const D = d!.reg * 4;
         const S = sv!.reg * 4;
-        if (dbl) {
-          const sync = `${g.xraw(sv!.reg, false)} ${g.xraw(d!.reg, true)}`;
-          const lanes = wide ? 4 : 2;
-          const copy = [...Array(lanes).keys()].map((j) => `x[${D + j}] = x[${S + j}];`).join(' ');
-          // MOVQ xmm, xmm zeroes the upper lane; MOVSD xmm, xmm merges the low lane.
-          const zero = sem === 'movq' ? `x[${D + 2}] = 0; x[${D + 3}] = 0;` : '';
-          return `${sync} ${copy} ${zero} ${g.xcopy(d!.reg, sv!.reg)}`;
-        }
-        const [pre, sl] = g.xlanes(sv!.reg);
-        const vals = wide ? sl : sem === 'movq' ? [sl[0]!, sl[1]!, '0', '0'] : [sl[0]!, sl[1]!, undefined, undefined];
-        return `${pre} ${g.xsetLanes(d!.reg, vals)}`;
+        const sync = `${g.xraw(sv!.reg, false)} ${g.xraw(d!.reg, true)}`;
+        return `${sync} x[${D}] = x[${S}]; x[${D + 1}] = x[${S + 1}]; x[${D + 2}] = x[${S + 2}]; x[${D + 3}] = x[${S + 3}]; ${g.xcopy(d!.reg, sv!.reg)}`;
       }
       // MOVUPS and friends may be unaligned; MOVAPS/MOVDQA/MOVNTPS must be aligned.
       const al = sem === 'movxa' ? alignCheck(g, k) : '';
-      const size = wide ? 16 : 8;
       if (d!.kind === OK.XMM) {
         const D = d!.reg * 4;
-        const rd = g.rd(k, `a${k}`, size, `v${k}`);
-        // A load zeroes the upper lane (MOVQ, MOVSD xmm, m64).
-        if (sem === 'movsd')
-          return `${eaCode} ${rd} ${g.xraw(d!.reg, true)} x[${D}] = v${k}; x[${D + 1}] = v${k}h; x[${D + 2}] = 0; x[${D + 3}] = 0;`;
-        const vals = wide ? [0, 1, 2, 3].map((j) => `v${k}_${j}`) : [`v${k}`, `v${k}h`, '0', '0'];
-        return `${eaCode} ${al} ${rd} ${g.xsetLanes(d!.reg, vals)}`;
+        const rd = g.rd(k, `a${k}`, 16, `v${k}`);
+        return `${eaCode} ${al} ${rd} ${g.xraw(d!.reg, true)} x[${D}] = v${k}_0; x[${D + 1}] = v${k}_1; x[${D + 2}] = v${k}_2; x[${D + 3}] = v${k}_3;`;
+      }
+      const S = sv!.reg * 4;
+      const sync = g.xraw(sv!.reg, false);
+      return `${eaCode} ${al} ${sync} ${g.wr(k, `a${k}`, 16, [`x[${S}]`, `x[${S + 1}]`, `x[${S + 2}]`, `x[${S + 3}]`], next, K)}`;
+    }
+    case 'movq':
+    case 'movsd': {
+      if (d!.kind === OK.XMM && sv!.kind === OK.XMM) {
+        const D = d!.reg * 4;
+        const S = sv!.reg * 4;
+        const sync = `${g.xraw(sv!.reg, false)} ${g.xraw(d!.reg, true)}`;
+        // MOVQ xmm, xmm zeroes the upper lane; MOVSD xmm, xmm merges the low lane.
+        const copy = g.xcopy(d!.reg, sv!.reg);
+        return sem === 'movq'
+          ? `${sync} { const a = x[${S}], b = x[${S + 1}]; x[${D}] = a; x[${D + 1}] = b; x[${D + 2}] = 0; x[${D + 3}] = 0; } ${copy}`
+          : `${sync} x[${D}] = x[${S}]; x[${D + 1}] = x[${S + 1}]; ${copy}`;
+      }
+      if (d!.kind === OK.XMM) {
+        const D = d!.reg * 4;
+        const rd = g.rd(k, `a${k}`, 8, `v${k}`);
+        return `${eaCode} ${rd} ${g.xraw(d!.reg, true)} x[${D}] = v${k}; x[${D + 1}] = v${k}h; x[${D + 2}] = 0; x[${D + 3}] = 0;`;
       }
       if (d!.kind !== OK.MEM) return undefined;
       const S = sv!.reg * 4;
-      if (dbl) {
-        const sync = g.xraw(sv!.reg, false);
-        const parts = [...Array(size / 4).keys()].map((j) => `x[${S + j}]`);
-        return `${eaCode} ${al} ${sync} ${g.wr(k, `a${k}`, size, parts, next, K)}`;
-      }
-      const [pre, sl] = g.xlanes(sv!.reg);
-      return `${eaCode} ${al} ${pre} ${g.wr(k, `a${k}`, size, sl.slice(0, size / 4), next, K)}`;
+      const sync = g.xraw(sv!.reg, false);
+      return `${eaCode} ${sync} ${g.wr(k, `a${k}`, 8, [`x[${S}]`, `x[${S + 1}]`], next, K)}`;
     }
     case 'plogic':
     case 'padd':
     case 'psub': {
       // Dword lanes (and whole-register logic) inline; memory sources must be aligned.
       if (sem !== 'plogic' && row.cc !== 4) return undefined;
-      const R = d!.reg;
-      if (sem === 'plogic' && (row.cc === 1 || row.cc === 3) && sv!.kind === OK.XMM && sv!.reg === R) {
-        // PXOR/XORPS/PANDN of a register with itself: zero.
-        return g.xsetLanes(R, ['0', '0', '0', '0']);
-      }
+      const D = d!.reg * 4;
       let pre = '';
-      let s: string[];
-      if (sv!.kind === OK.XMM) [pre, s] = g.xlanes(sv!.reg);
+      let s: (j: number) => string;
+      if (sv!.kind === OK.XMM) s = (j) => `x[${sv!.reg * 4 + j}]`;
       else {
         pre = `${eaCode} ${alignCheck(g, k)} ${g.rd(k, `a${k}`, 16, `v${k}`)}`;
-        s = [0, 1, 2, 3].map((j) => `v${k}_${j}`);
+        s = (j) => `v${k}_${j}`;
       }
-      const [preD, dl] = g.xlanes(R);
+      const sync = `${sv!.kind === OK.XMM ? g.xraw(sv!.reg, false) : ''} ${g.xraw(d!.reg, true)}`;
+      if (sem === 'plogic' && (row.cc === 1 || row.cc === 3) && sv!.kind === OK.XMM && sv!.reg === d!.reg) {
+        // PXOR/XORPS/PANDN of a register with itself: zero.
+        return `${sync} x[${D}] = 0; x[${D + 1}] = 0; x[${D + 2}] = 0; x[${D + 3}] = 0;`;
+      }
       const e =
         sem === 'padd'
-          ? (j: number) => `(${dl[j]} + ${s[j]}) | 0`
+          ? (j: number) => `(x[${D + j}] + ${s(j)}) | 0`
           : sem === 'psub'
-            ? (j: number) => `(${dl[j]} - ${s[j]}) | 0`
+            ? (j: number) => `(x[${D + j}] - ${s(j)}) | 0`
             : row.cc === 0
-              ? (j: number) => `${dl[j]} & ${s[j]}`
+              ? (j: number) => `x[${D + j}] & ${s(j)}`
               : row.cc === 1
-                ? (j: number) => `~${dl[j]} & ${s[j]}`
+                ? (j: number) => `~x[${D + j}] & ${s(j)}`
                 : row.cc === 2
-                  ? (j: number) => `${dl[j]} | ${s[j]}`
-                  : (j: number) => `${dl[j]} ^ ${s[j]}`;
-      return `${pre} ${preD} ${g.xsetLanes(R, [0, 1, 2, 3].map(e))}`;
+                  ? (j: number) => `x[${D + j}] | ${s(j)}`
+                  : (j: number) => `x[${D + j}] ^ ${s(j)}`;
+      return `${pre} ${sync} { const t0 = ${e(0)}, t1 = ${e(1)}, t2 = ${e(2)}, t3 = ${e(3)}; x[${D}] = t0; x[${D + 1}] = t1; x[${D + 2}] = t2; x[${D + 3}] = t3; }`;
     }
     case 'pshiftI': {
-      const [pre, l] = g.xlanes(d!.reg);
-      const vals = shiftLanes(row.cc!, l, i.imm & 0xff);
-      return vals === undefined ? undefined : `${pre} ${g.xsetLanes(d!.reg, vals)}`;
+      const code = shiftLanes(row.cc!, d!.reg * 4, i.imm & 0xff);
+      return code === undefined ? undefined : `${g.xraw(d!.reg, true)} ${code}`;
     }
     case 'pbshift': {
       // PSRLDQ (cc 0) / PSLLDQ (cc 1): the register shifted by whole bytes (a count above 15 clears it).
+      const D = d!.reg * 4;
       const n = i.imm & 0xff;
       const right = row.cc === 0;
-      const [pre, l] = g.xlanes(d!.reg);
       const lane = (j: number): string => {
         // Bits [32j + 8n, 32j + 8n + 32) of the source for a right shift, [32j - 8n, ...) for a left one.
         const bit = 32 * j + (right ? 8 * n : -8 * n);
         const q = Math.floor(bit / 32);
         const r = bit - 32 * q;
-        const at = (t: number) => (t >= 0 && t < 4 ? l[t]! : '0');
+        const at = (t: number) => (t >= 0 && t < 4 ? `x[${D + t}]` : '0');
         if (r === 0) return at(q);
-        return `((${at(q)} >>> ${r}) | (${at(q + 1)} << ${32 - r})) | 0`;
+        return `((${at(q)} >>> ${r}) | (${at(q + 1)} << ${32 - r}))`;
       };
-      return `${pre} ${g.xsetLanes(d!.reg, [0, 1, 2, 3].map(lane))}`;
+      return `${g.xraw(d!.reg, true)} { const t0 = ${lane(0)}, t1 = ${lane(1)}, t2 = ${lane(2)}, t3 = ${lane(3)}; x[${D}] = t0 | 0; x[${D + 1}] = t1 | 0; x[${D + 2}] = t2 | 0; x[${D + 3}] = t3 | 0; }`;
     }
     case 'punpck':
     case 'pack': {
       // Interleaves and packs on dword lanes: the source (register, or aligned memory) and the destination are
       // read whole before the destination is written.
       let pre = '';
-      let sl: string[];
       if (sv!.kind !== OK.XMM) {
         if (sv!.size !== 16) return undefined;
         pre = `${eaCode} ${alignCheck(g, k)} ${g.rd(k, `a${k}`, 16, `v${k}`)}`;
-        sl = [0, 1, 2, 3].map((j) => `v${k}_${j}`);
-      } else [pre, sl] = g.xlanes(sv!.reg);
-      const [preD, dl] = g.xlanes(d!.reg);
-      const get = `const d0 = ${dl[0]}, d1 = ${dl[1]}, d2 = ${dl[2]}, d3 = ${dl[3]}, s0 = ${sl[0]}, s1 = ${sl[1]}, s2 = ${sl[2]}, s3 = ${sl[3]};`;
+      }
+      const D = d!.reg * 4;
+      const S = (j: number) => (sv!.kind === OK.XMM ? `x[${sv!.reg * 4 + j}]` : `v${k}_${j}`);
+      const sync = `${sv!.kind === OK.XMM ? g.xraw(sv!.reg, false) : ''} ${g.xraw(d!.reg, true)}`;
+      const get = `const d0 = x[${D}], d1 = x[${D + 1}], d2 = x[${D + 2}], d3 = x[${D + 3}], s0 = ${S(0)}, s1 = ${S(1)}, s2 = ${S(2)}, s3 = ${S(3)};`;
       const lanes = sem === 'punpck' ? unpackLanes(row.cc!) : packLanes(row.cc!);
-      return `${pre} ${preD} { ${get} ${g.xsetLanes(d!.reg, lanes)} }`;
+      return `${pre} ${sync} { ${get} ${lanes.map((e, j) => `x[${D + j}] = ${e};`).join(' ')} }`;
     }
     case 'fadd':
     case 'fsub':
@@ -1515,15 +1457,15 @@ function emitSse(g: Gen, i: Insn, k: number, next: number, K: number, eaCode: st
 }
 
 /**
- * PSRLW/PSRAW/PSLLW, PSRLD/PSRAD/PSLLD and PSRLQ/PSLLQ by an immediate (cc = width | 0x10 arithmetic | 0x20
- * left, exec-sse.ts `doShift`) on the lanes `l`: the new lanes, or undefined. A count beyond the width clears
- * the lanes (fills them with the sign for arithmetic shifts). Word lanes are shifted two at a time.
+ * PSRLW/PSRAW/PSLLW, PSRLD/PSRAD/PSLLD and PSRLQ/PSLLQ by an immediate on register lane D (cc = width | 0x10
+ * arithmetic | 0x20 left, exec-sse.ts `doShift`): a count beyond the width clears the lanes (fills them with the
+ * sign for arithmetic shifts). Word lanes are shifted two at a time within dwords.
  */
-function shiftLanes(cc: number, l: readonly string[], n: number): string[] | undefined {
+function shiftLanes(cc: number, D: number, n: number): string | undefined {
   const w = cc & 0xf;
   const arith = (cc & 0x10) !== 0;
   const left = (cc & 0x20) !== 0;
-  const each = (f: (v: string) => string) => l.map(f);
+  const each = (f: (v: string) => string) => [0, 1, 2, 3].map((j) => `x[${D + j}] = ${f(`x[${D + j}]`)};`).join(' ');
   if (w === 4) {
     if (n > 31) return each((v) => (arith ? `${v} >> 31` : '0'));
     return each((v) => (left ? `${v} << ${n}` : arith ? `${v} >> ${n}` : `(${v} >>> ${n}) | 0`));
@@ -1541,22 +1483,17 @@ function shiftLanes(cc: number, l: readonly string[], n: number): string[] | und
   if (w !== 8 || arith) return undefined;
   const out: string[] = [];
   for (const q of [0, 2]) {
-    const lo = l[q]!;
-    const hi = l[q + 1]!;
-    if (n > 63) out.push('0', '0');
-    else if (n === 0) out.push(lo, hi);
-    else if (left)
-      out.push(
-        ...(n >= 32 ? ['0', `${lo} << ${n - 32}`] : [`${lo} << ${n}`, `(${hi} << ${n}) | (${lo} >>> ${32 - n})`]),
-      );
-    else
-      out.push(
-        ...(n >= 32
-          ? [`(${hi} >>> ${n - 32}) | 0`, '0']
-          : [`(${lo} >>> ${n}) | (${hi} << ${32 - n})`, `(${hi} >>> ${n}) | 0`]),
-      );
+    const lo = `x[${D + q}]`;
+    const hi = `x[${D + q + 1}]`;
+    let nl: string;
+    let nh: string;
+    if (n > 63) [nl, nh] = ['0', '0'];
+    else if (n === 0) continue;
+    else if (left) [nl, nh] = n >= 32 ? ['0', `l << ${n - 32}`] : [`l << ${n}`, `(h << ${n}) | (l >>> ${32 - n})`];
+    else [nl, nh] = n >= 32 ? [`(h >>> ${n - 32}) | 0`, '0'] : [`(l >>> ${n}) | (h << ${32 - n})`, `(h >>> ${n}) | 0`];
+    out.push(`{ const l = ${lo}, h = ${hi}; ${lo} = ${nl}; ${hi} = ${nh}; }`);
   }
-  return out;
+  return out.join(' ');
 }
 
 /**
@@ -1616,9 +1553,7 @@ function packLanes(k: number): string[] {
 function handlerInline(g: Gen, i: Insn, k: number, next: number): string {
   const regs = i.hasMem && !i.ripRel ? [i.base, i.index].filter((r) => r >= 0) : [];
   const spill = regs.map((r) => `R[${2 * r}] = ${g.reg(r, 8)}; R[${2 * r + 1}] = ${g.hi(r)};`).join(' ');
-  // Written back in this branch only: the static state after the instruction keeps the newer locals.
-  const now = [...Array(16).keys()].map((r) => g.xstoreCode(r)).join('');
-  return `{ ${spill} ${now} xmd = 0; xmi = 0; c.blk = ${k}; c.nextRip = base + ${next}; I[${k}].exec(c, I[${k}]); }`;
+  return `{ ${spill} ${g.xflush()} c.blk = ${k}; c.nextRip = base + ${next}; I[${k}].exec(c, I[${k}]); }`;
 }
 
 // ---- regions ----------------------------------------------------------------------------------------------
@@ -1869,7 +1804,7 @@ export function compileRegion(blocks: readonly RegionBlock[], maxSource = Infini
     'const R = c.r, m = c.m, x = c.x32, xf64 = c.xf64, xf32 = c.xf32;',
     // The code page's linear address, and as int32 halves for RIP-relative addresses.
     `const base = c.rip - ${blocks[0]!.off}, B0 = base | 0, B1 = Math.floor(base / 4294967296) | 0;`,
-    'let done = 0, L = 0, sp = 0, nret = 0, xmd = 0, xmi = 0;',
+    'let done = 0, L = 0, sp = 0, nret = 0;',
     used.length ? `let ${used.map((n) => `l${n} = R[${2 * n}], h${n} = R[${2 * n + 1}]`).join(', ')};` : '',
     g.flagsUsed
       ? 'let fl = c.flags, lz = c.lazy, fr = c.lres, fh = c.lhi, fs = c.lsize, fa = c.laux, fk = 0, fx = 0, fxh = 0, fy = 0, fyh = 0;'
@@ -1881,38 +1816,19 @@ export function compileRegion(blocks: readonly RegionBlock[], maxSource = Infini
           .map((r) => `xd${r} = 0`)
           .join(', ')};`
       : '',
-    g.xiUsed.some((u) => u)
-      ? `let ${regs
-          .filter((r) => g.xiUsed[r])
-          .map((r) => `xi${r}_0 = 0, xi${r}_1 = 0, xi${r}_2 = 0, xi${r}_3 = 0`)
-          .join(', ')};`
-      : '',
   ];
-  // The XMM registers newer in locals (masks set by Gen.xflush) go back to the register file.
-  const back: string[] = [];
-  for (const r of regs) {
-    if (g.xiUsed[r])
-      back.push(
-        `if (xmi & ${1 << r}) { x[${4 * r}] = xi${r}_0; x[${4 * r + 1}] = xi${r}_1; x[${4 * r + 2}] = xi${r}_2; x[${4 * r + 3}] = xi${r}_3; }`,
-      );
-    if (g.xdUsed[r]) back.push(`if (xmd & ${1 << r} && xd${r} === xd${r}) xf64[${2 * r}] = xd${r};`);
-  }
-  const writeBack = back.length ? `if ((xmd | xmi) !== 0) { ${back.join(' ')} xmd = 0; xmi = 0; }` : '';
   const body = `${decl.join('\n')}
 try {
 out: for (;;) {
-${writeBack}
 switch (L) {
 ${cases.join('\n')}
 }
 }
 } catch (e) {
 c.blkBase = done;
-${writeBack}
 if (sp === 0) { ${SPILL} }
 throw e;
 }
-${writeBack}
 if (sp === 0) { ${SPILL} }
 return nret;`;
   const src = body
