@@ -106,7 +106,7 @@ export interface CpuOptions {
    * allowed (a strict Content-Security-Policy); results are identical either way.
    */
   readonly jit?: boolean;
-  /** Entries of a block before it is compiled (default 2; 0 compiles on first use, as tests do). */
+  /** Entries of a block before its region is compiled (default 32; 0 compiles on first use, as tests do). */
   readonly jitThreshold?: number;
 }
 
@@ -170,9 +170,9 @@ export class Cpu {
   cpl = 3;
   enclave: EnclaveMode | null = null;
   icount = 0;
-  /** Index of the instruction a compiled block is executing (jit.ts), for fault reporting. */
+  /** Index of the instruction a compiled region is executing (jit.ts `Compiled.insns`), for fault reporting. */
   blk = 0;
-  /** Instructions retired by earlier iterations of a compiled self-looping block. */
+  /** Instructions a compiled region retired before the block of the instruction that threw. */
   blkBase = 0;
   readonly m: Mmu;
   readonly cache: CodeCache;

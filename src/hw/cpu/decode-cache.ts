@@ -10,7 +10,7 @@
 import { PAGE_SIZE } from '../mem/page';
 import type { CodeCache } from './cpu';
 import type { Insn } from './decoder';
-import type { BlockFn } from './jit';
+import type { BlockFn, Compiled } from './jit';
 import type { Mmu } from './mmu';
 
 /** A basic block: instructions decoded from consecutive bytes of one physical page. */
@@ -19,10 +19,10 @@ export interface Block {
   readonly insns: Insn[];
   /** Times entered; the block is compiled (jit.ts) once it is hot. */
   hits: number;
-  /** The compiled function, once compiled. */
+  /** The compiled function of the region this block enters, once compiled. */
   fn: BlockFn | undefined;
-  /** Byte offset of each instruction from the block start (and the end). */
-  offs: number[] | undefined;
+  /** The compiled region (jit.ts) with its fault-placement tables. */
+  comp: Compiled | undefined;
   /** Set when the block's page was invalidated; run() stops following links to it. */
   dead: boolean;
   /** The last two blocks run() found after this one, with their physical addresses (a two-entry link cache). */

@@ -253,11 +253,15 @@ const xadd: Handler = (c, i) => {
   st(c, d, a, r, rh);
 };
 
+/** The bytes of a 32-bit value reversed. */
+function b32(x: number): number {
+  return ((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24);
+}
+
 const bswap: Handler = (c, i) => {
   const o = i.ops[0]!;
   const r = c.r;
   const k = o.reg * 2;
-  const b32 = (x: number) => ((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24);
   if (o.size === 8) {
     const lo = r[k]!;
     r[k] = b32(r[k + 1]!);
@@ -277,7 +281,6 @@ const movbe: Handler = (c, i) => {
   const a = ea(c, i);
   const v = ld(c, i, s, a);
   const vh = c.hi;
-  const b32 = (x: number) => ((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24);
   if (d.size === 8) st(c, d, a, b32(vh), b32(v));
   else if (d.size === 4) st(c, d, a, b32(v), 0);
   else st(c, d, a, ((v & 0xff) << 8) | ((v >>> 8) & 0xff), 0);

@@ -36,6 +36,14 @@ const T32 = new Int32Array(TBUF);
 const T16 = new Uint16Array(TBUF);
 const T8 = new Uint8Array(TBUF);
 
+/** Copies 16 bytes (four int32 lanes) from `from` into `to` at lane `d` (cheaper than TypedArray.set here). */
+function put4(to: Int32Array, d: number, from: Int32Array): void {
+  to[d] = from[0]!;
+  to[d + 1] = from[1]!;
+  to[d + 2] = from[2]!;
+  to[d + 3] = from[3]!;
+}
+
 /** Loads the source operand `o` (XMM or memory of o.size bytes) into S; memory beyond o.size reads as 0. */
 function loadS(c: Cpu, o: Operand, a: number, aligned: boolean): void {
   if (o.kind === OK.XMM) {
@@ -100,7 +108,7 @@ function moveFull(aligned: boolean): Handler {
     const s = i.ops[1]!;
     if (d.kind === OK.XMM) {
       loadS(c, s, a, aligned);
-      c.x32.set(S32, d.reg * 4);
+      put4(c.x32, d.reg * 4, S32);
     } else storeX(c, d, a, c.x32, s.reg * 4, 16, aligned);
   };
 }
@@ -116,7 +124,7 @@ function moveScalar(n: number): Handler {
       const k = d.reg * 4;
       if (s.kind === OK.XMM) {
         for (let j = 0; j < n / 4; j++) c.x32[k + j] = S32[j]!;
-      } else c.x32.set(S32, k);
+      } else put4(c.x32, k, S32);
     } else storeX(c, d, a, c.x32, s.reg * 4, n, false);
   };
 }
@@ -447,11 +455,15 @@ const pcmpgt: Handler = (c, i) => {
   for (let j = 0; j < 16 / w; j++) x[base + j] = x[base + j]! > s[j]! ? -1 : 0;
 };
 
+/** `v` saturated to [lo, hi]. */
+function sat(v: number, lo: number, hi: number): number {
+  return v < lo ? lo : Math.min(v, hi);
+}
+
 /** PACKSSWB (0), PACKUSWB (1), PACKSSDW (2), PACKUSDW (3). */
 const pack: Handler = (c, i) => {
   const k = i.row!.cc!;
   const d = src(c, i);
-  const sat = (v: number, lo: number, hi: number) => (v < lo ? lo : Math.min(v, hi));
   if (k <= 1) {
     const lo = k === 0 ? -128 : 0;
     const hi = k === 0 ? 127 : 255;
@@ -463,7 +475,7 @@ const pack: Handler = (c, i) => {
     for (let j = 0; j < 4; j++) T16[j] = sat(c.x32[d + j]!, lo, hi);
     for (let j = 0; j < 4; j++) T16[4 + j] = sat(S32[j]!, lo, hi);
   }
-  c.x32.set(T32, d);
+  put4(c.x32, d, T32);
 };
 
 /** Interleave: cc = width | 0x10 high half. Also UNPCKL/HPS/PD (same lane semantics). */
@@ -480,7 +492,7 @@ const punpck: Handler = (c, i) => {
       T8[(2 * j + 1) * w + b] = S8[start + j * w + b]!;
     }
   }
-  c.x32.set(T32, d);
+  put4(c.x32, d, T32);
 };
 
 /** PSHUFD (0), PSHUFHW (1), PSHUFLW (2). */
@@ -491,11 +503,11 @@ const pshuf: Handler = (c, i) => {
   if (k === 0) {
     for (let j = 0; j < 4; j++) T32[j] = S32[(imm >> (2 * j)) & 3]!;
   } else {
-    T32.set(S32);
+    put4(T32, 0, S32);
     const off = k === 1 ? 4 : 0;
     for (let j = 0; j < 4; j++) T16[off + j] = S16[off + ((imm >> (2 * j)) & 3)]!;
   }
-  c.x32.set(T32, d);
+  put4(c.x32, d, T32);
 };
 
 const pshufb: Handler = (c, i) => {
@@ -628,7 +640,7 @@ const palignr: Handler = (c, i) => {
     const k = j + n;
     T8[j] = k < 16 ? S8[k]! : k < 32 ? c.x8[b8 + k - 16]! : 0;
   }
-  c.x32.set(T32, d);
+  put4(c.x32, d, T32);
 };
 
 const psign: Handler = (c, i) => {
@@ -652,6 +664,12 @@ const pabs: Handler = (c, i) => {
   for (let j = 0; j < 16 / w; j++) x[base + j] = Math.abs(s[j]!);
 };
 
+/** One horizontal add or subtract, saturated to int16 when asked. */
+function hop(a: number, b: number, subtract: boolean, saturate: boolean): number {
+  const r = subtract ? a - b : a + b;
+  return saturate ? sat(r, -32768, 32767) : r;
+}
+
 /** PHADD/PHSUB: cc = width | 0x10 subtract | 0x20 signed saturation. */
 const phadd: Handler = (c, i) => {
   const cc = i.row!.cc!;
@@ -664,12 +682,8 @@ const phadd: Handler = (c, i) => {
   const s = slanes(w);
   const base = (d * 4) / w;
   const out: number[] = [];
-  const f = (a: number, b: number) => {
-    const r = subtract ? a - b : a + b;
-    return sat ? (r > 32767 ? 32767 : Math.max(r, -32768)) : r;
-  };
-  for (let j = 0; j < n / 2; j++) out.push(f(x[base + 2 * j]!, x[base + 2 * j + 1]!));
-  for (let j = 0; j < n / 2; j++) out.push(f(s[2 * j]!, s[2 * j + 1]!));
+  for (let j = 0; j < n / 2; j++) out.push(hop(x[base + 2 * j]!, x[base + 2 * j + 1]!, subtract, sat));
+  for (let j = 0; j < n / 2; j++) out.push(hop(s[2 * j]!, s[2 * j + 1]!, subtract, sat));
   for (let j = 0; j < n; j++) x[base + j] = out[j]!;
 };
 
@@ -1007,7 +1021,7 @@ const shufp: Handler = (c, i) => {
     T32[2] = S32[s1]!;
     T32[3] = S32[s1 + 1]!;
   }
-  c.x32.set(T32, d);
+  put4(c.x32, d, T32);
 };
 
 /** Rounds to an integer per mode 0 nearest-even, 1 down, 2 up, 3 toward zero. */

@@ -1,452 +1,1376 @@
 /**
- * The block compiler: turns a hot decoded block into one JavaScript function (`new Function`), with the
- * common integer forms inlined (register and immediate moves, loads and stores through the TLB fast path,
- * ADD/SUB/CMP/AND/OR/XOR/TEST, INC/DEC, LEA, PUSH/POP, Jcc/JMP/CALL) and every other instruction calling its
- * interpreter handler. Semantics are those of the handlers; the differential tests run through this path.
+ * The region compiler: turns a hot region of decoded code — the entry block plus the blocks of the same page it
+ * reaches through direct jumps, conditional branches, calls and fall-through — into one JavaScript function
+ * (`new Function`). Blocks become the cases of a `switch` inside a loop, so branches between them (loops that
+ * span several blocks, calls within the page) stay inside the function. The common integer, stack, branch and
+ * SSE forms are inlined; every other instruction calls its interpreter handler, so both paths share one
+ * semantics (the differential, flag, SSE and lockstep tests run through this path).
  *
- * Contract with run(): the function executes the whole block unless a branch is taken, a store hits a code
- * page (self-modifying code) or an instruction throws. Before each instruction that may throw it records the
- * instruction's index in `c.blk`, so run() can report the instructions retired and put RIP on the faulting
- * instruction. It returns the number of instructions retired and leaves RIP at the next one.
+ * Inside a compiled region:
+ * - GPRs live in JS locals, as int32 halves `l<n>`/`h<n>`, and the flag state in `fl lz fr fh fs fa`
+ *   (c.flags, c.lazy, c.lres, c.lhi, c.lsize, c.laux). An ADD/SUB/CMP leaves its operands instead of CF/AF/OF
+ *   (`fk fx fxh fy fyh`); they are computed only when read (`aux()`), so a comparison costs what a JS
+ *   comparison costs, and `cmp; jl` becomes `x < y`.
+ * - The locals are written back to the Cpu at every exit, before a handler call (and reloaded after it), and
+ *   when an instruction faults (the `catch`). An inlined instruction computes everything that can fault
+ *   before it writes anything, so at a fault the locals hold the state at the start of that instruction.
+ * - Addresses are 64-bit int32 pairs (exact, wrapping modulo 2^64 as the hardware does). Every memory operand
+ *   has its own one-entry page cache (`p<j> q<j>` page address, `d<j>` its DataView), refilled through the TLB
+ *   on a miss, where non-canonical addresses and page-crossing accesses are handled. Translations cannot change
+ *   while a region runs (page tables and TLB flushes change only between run() calls), so a hit is a TLB hit.
+ *   A store that reaches a code page invalidates the page's decoded code at the TLB fill (mmu.ts) and leaves
+ *   the region after the store.
+ *
+ * Contract with run(): the function returns the instructions retired and leaves RIP at the next one. A block
+ * starts only if the remaining budget covers all of it. When an instruction throws, `c.blk` is its index in
+ * `Compiled.insns` and `c.blkBase` the instructions retired before its block started.
  */
 
-import { add, alu, logic, shift, sub } from './alu';
-import { type Cpu, cond, ea, push } from './cpu';
+import { type CpuFault, fault, gp, Vector } from '../fault';
+import { shift } from './alu';
+import type { Cpu } from './cpu';
 import { type Insn, OK, PFX, SEG_NONE } from './decoder';
+import { CANON_HI, CANON_LO, type Mmu } from './mmu';
 import { F } from './opcodes';
 
-/** A compiled block: returns the instructions retired; `rem` is the remaining budget. */
+/** A compiled region: returns the instructions retired; `rem` is the remaining budget. */
 export type BlockFn = (c: Cpu, insns: readonly Insn[], x: typeof HELPERS, rem: number) => number;
 
-const PARITY = new Uint8Array(256);
+/** One block of a region: its page offset and its instructions. */
+export interface RegionBlock {
+  readonly off: number;
+  readonly insns: readonly Insn[];
+}
+
+/** A compiled region and the tables run() needs to place RIP on an instruction that faulted. */
+export interface Compiled {
+  readonly fn: BlockFn;
+  /** Every instruction of the region (the blocks concatenated), indexed by `c.blk`. */
+  readonly insns: Insn[];
+  /** Page offset of each instruction. */
+  readonly off: Int32Array;
+  /** Position of each instruction within its block (instructions of the block retired before it). */
+  readonly pos: Int32Array;
+}
+
+// ---- run-time helpers -----------------------------------------------------------------------------------------
+
+const PAR = new Uint8Array(256);
 for (let v = 0; v < 256; v++) {
   let b = v ^ (v >> 4);
   b ^= b >> 2;
   b ^= b >> 1;
-  PARITY[v] = (b & 1) === 0 ? 4 : 0; // the PF bit value
+  PAR[v] = (b & 1) === 0 ? 4 : 0; // the PF bit value
 }
 
-/** Helpers the generated code calls (passed as `X`). */
+/** A scratch page: a page-crossing access is gathered (or staged) at its own offset here. */
+const CROSS = new Uint8Array(4096 + 16);
+const CROSS_DV = new DataView(CROSS.buffer);
+
+/** "If a linear address is non-canonical ... #GP(0)", #SS(0) for stack references (SDM Vol. 3A §6.15). */
+function checkCanonical(a: number, ss: boolean): void {
+  if (!(a >= CANON_LO && a < CANON_HI)) throw ss ? fault(Vector.SS, 0) : gp(0);
+}
+
+/**
+ * The page to read `size` bytes at linear `a` from (TLB fill on a miss; may fault). A page-crossing read
+ * translates both pages first — the first page's fault first, then the second's with CR2 at its first byte,
+ * as mmu.ts does — and returns the scratch page with the bytes at `a`'s offset.
+ */
+function rdp(m: Mmu, a: number, size: number, ss: boolean): DataView {
+  checkCanonical(a, ss);
+  const o = a & 4095;
+  if (o <= 4096 - size) {
+    const p = (a - o) / 4096;
+    const s = p & 255;
+    if (m.tagR[s] !== p) m.fill(a, 'r');
+    return m.dvR[s]!;
+  }
+  m.rd8(a);
+  const last = a + size - 1;
+  m.rd8(last - (last & 4095));
+  for (let j = 0; j < size; j++) CROSS[o + j] = m.rd8(a + j);
+  return CROSS_DV;
+}
+
+/**
+ * The page to write `size` bytes at `a` to (a fill that reaches a code page invalidates it and sets m.smc). A
+ * page-crossing write probes both pages, writes to the scratch page and is completed by `wrx`.
+ */
+function wrp(m: Mmu, a: number, size: number, ss: boolean): DataView {
+  checkCanonical(a, ss);
+  const o = a & 4095;
+  if (o <= 4096 - size) {
+    const p = (a - o) / 4096;
+    const s = p & 255;
+    if (m.tagW[s] !== p) m.fill(a, 'w');
+    return m.dvW[s]!;
+  }
+  m.probeW(a, size);
+  return CROSS_DV;
+}
+
+/** Completes a staged page-crossing write (both pages were probed by `wrp`, so this cannot fault). */
+function wrx(m: Mmu, a: number, size: number): void {
+  const o = a & 4095;
+  for (let j = 0; j < size; j++) m.wr8(a + j, CROSS[o + j]!);
+}
+
+/**
+ * The fault for a misaligned 16-byte SSE operand: #GP(0), unless the address is non-canonical through RSP/RBP
+ * (#SS(0)), which the handler's address computation reports first.
+ */
+function misaligned(a: number, ss: boolean): CpuFault {
+  return ss && !(a >= CANON_LO && a < CANON_HI) ? fault(Vector.SS, 0) : gp(0);
+}
+
+/**
+ * Runs a handler as run() would (RIP and next-RIP set) and says whether the region must be left: the
+ * instruction branched (or a REP string instruction yields), or a store reached a code page.
+ */
+function callHandler(c: Cpu, i: Insn, rip: number, next: number): boolean {
+  c.rip = rip;
+  c.nextRip = next;
+  i.exec(c, i);
+  if (c.nextRip !== next) {
+    c.rip = c.nextRip;
+    return true;
+  }
+  if (c.m.smc) {
+    c.m.smc = false;
+    c.rip = next;
+    return true;
+  }
+  return false;
+}
+
+/**
+ * CF | AF | OF of a deferred ADD (k = 1) or SUB (k = 2) of `s` bytes, from its operands and result: the
+ * values alu.ts add()/sub() record (operands of 1/2 bytes are unsigned, 4 int32, 8 lo/hi halves).
+ */
+function aux(k: number, s: number, x: number, xh: number, y: number, yh: number, z: number, zh: number): number {
+  let cf: number;
+  let of: number;
+  if (s === 8) {
+    cf = (k === 1 ? (xh & yh) | ((xh | yh) & ~zh) : (~xh & yh) | (~(xh ^ yh) & zh)) >>> 31;
+    of = (k === 1 ? (xh ^ zh) & (yh ^ zh) : (xh ^ yh) & (xh ^ zh)) >>> 31;
+  } else if (s === 4) {
+    cf = (k === 1 ? (x & y) | ((x | y) & ~z) : (~x & y) | (~(x ^ y) & z)) >>> 31;
+    of = (k === 1 ? (x ^ z) & (y ^ z) : (x ^ y) & (x ^ z)) >>> 31;
+  } else {
+    const top = s * 8 - 1;
+    cf = k === 1 ? (x + y) >>> (top + 1) : (x - y) >>> 31;
+    of = ((k === 1 ? (x ^ z) & (y ^ z) : (x ^ y) & (x ^ z)) >>> top) & 1;
+  }
+  return cf | ((x ^ y ^ z) & 16) | (of << 11);
+}
+
 const SCRATCH = new ArrayBuffer(8);
 /** Helpers and scratch views the generated code reaches as `X`. */
 export const HELPERS = {
-  ea,
-  cond,
-  add,
-  sub,
-  alu,
-  logic,
   shift,
-  push,
-  PARITY,
+  rdp,
+  wrp,
+  wrx,
+  aux,
+  misaligned,
+  call: callHandler,
+  gp0: () => gp(0),
+  ss0: () => fault(Vector.SS, 0),
+  PAR,
+  SIGN: Int32Array.from([0, 0x80, 0x8000, 0, 0x80000000 | 0, 0, 0, 0, 0]),
+  DV0: new DataView(new ArrayBuffer(16)),
   I32: new Int32Array(SCRATCH),
   F64: new Float64Array(SCRATCH),
   F32: new Float32Array(SCRATCH),
 };
 
-const CANON = 140737488355328;
+// ---- code generation ------------------------------------------------------------------------------------------
 
-/** JS expression for a 64-bit register as a signed number, or undefined when |value| may exceed 2^52. */
-function regNum(n: number): string {
-  return `(r[${2 * n + 1}] * 4294967296 + (r[${2 * n}] >>> 0))`;
-}
+const C47 = '140737488355328';
+/** Placeholders for writing back and reloading all locals, filled in once the region's register use is known. */
+const SPILL = '\u0001';
+const RELOAD = '\u0002';
+/** A reload on a branch out of an instruction's code, decided when the instruction is committed (`finish`). */
+const JUMP_RELOAD = '\u0003';
+/** Writing back the flag locals, if the region has any. */
+const FLAG_SPILL_IF = '\u0004';
+/** c.laux, computing deferred ADD/SUB flags. */
+const FA = '(fk === 0 ? fa : X.aux(fk, fs, fx, fxh, fy, fyh, fr, fh))';
+const FLAG_SPILL = ` c.flags = fl; c.lazy = lz; c.lres = fr; c.lhi = fh; c.lsize = fs; c.laux = ${FA};`;
+const FLAG_RELOAD = ' fl = c.flags; lz = c.lazy; fr = c.lres; fh = c.lhi; fs = c.lsize; fa = c.laux; fk = 0;';
+/** Sign bit of a lazy result per operand size (size 4 as int32). */
+const SIGN_BITS = [0, 0x80, 0x8000, 0, 0x80000000 | 0];
 
-/** Emits `let a = <effective address>;` with the exactness and canonical checks of cpu.ts `ea()`. */
-function emitEa(i: Insn, k: number, nextOff: number): string | undefined {
-  if (i.asize !== 8) return undefined;
-  const seg = i.seg === SEG_NONE ? '' : i.seg === 4 ? ' + c.fsBase' : ' + c.gsBase';
-  if (i.ripRel)
-    return `let a = base + ${nextOff + i.disp}${seg}; if (a < -${CANON} || a >= ${CANON}) a = X.ea(c, I[${k}]);`;
-  const guards: string[] = [];
-  const terms: string[] = [];
-  if (i.base >= 0) {
-    guards.push(`r[${2 * i.base + 1}]`);
-    terms.push(regNum(i.base));
-  }
-  if (i.index >= 0) {
-    guards.push(`r[${2 * i.index + 1}]`);
-    terms.push(`${regNum(i.index)} * ${1 << i.scale}`);
-  }
-  if (i.disp !== 0 || terms.length === 0) terms.push(String(i.disp));
-  const g = guards.map((h) => `${h} > 1048575 || ${h} < -1048576`).join(' || ');
-  const sum = `${terms.join(' + ')}${seg}`;
-  if (!g) return `let a = ${sum}; if (a < -${CANON} || a >= ${CANON}) a = X.ea(c, I[${k}]);`;
-  return `let a; if (${g}) a = X.ea(c, I[${k}]); else { a = ${sum}; if (a < -${CANON} || a >= ${CANON}) a = X.ea(c, I[${k}]); }`;
-}
-
-/** Code that loads operand `o` into `v` (and `vh` for 64-bit), assuming `a` holds the address for memory. */
-function emitLoad(i: Insn, oi: number, v: string, vh: string): string | undefined {
-  const o = i.ops[oi]!;
-  const s = o.size;
-  if (o.kind === OK.REG) {
-    if (o.reg >= 16) return `const ${v} = (r[${(o.reg - 16) * 2}] >> 8) & 255;`;
-    if (s === 8) return `const ${v} = r[${2 * o.reg}], ${vh} = r[${2 * o.reg + 1}];`;
-    if (s === 4) return `const ${v} = r[${2 * o.reg}];`;
-    if (s === 2) return `const ${v} = r[${2 * o.reg}] & 65535;`;
-    return `const ${v} = r[${2 * o.reg}] & 255;`;
-  }
-  if (o.kind === OK.IMM) {
-    if (s === 8) return `const ${v} = ${i.imm | 0}, ${vh} = ${i.immHi | 0};`;
-    if (s === 4) return `const ${v} = ${i.imm | 0};`;
-    if (s === 2) return `const ${v} = ${i.imm & 0xffff};`;
-    return `const ${v} = ${i.imm & 0xff};`;
-  }
-  if (o.kind === OK.MEM) {
-    if (s === 8)
-      return `let ${v}, ${vh}; { const o = a & 4095, p = (a - o) / 4096, t = p & 255; if (m.tagR[t] === p && o <= 4088) { const d = m.dvR[t]; ${v} = d.getInt32(o, true); ${vh} = d.getInt32(o + 4, true); } else { ${v} = m.rd64(a); ${vh} = m.hi; } }`;
-    if (s === 4)
-      return `let ${v}; { const o = a & 4095, p = (a - o) / 4096, t = p & 255; ${v} = m.tagR[t] === p && o <= 4092 ? m.dvR[t].getInt32(o, true) : m.rd32(a); }`;
-    if (s === 2) return `const ${v} = m.rd16(a);`;
-    if (s === 1)
-      return `let ${v}; { const o = a & 4095, p = (a - o) / 4096, t = p & 255; ${v} = m.tagR[t] === p ? m.u8R[t][o] : m.rd8(a); }`;
-  }
-  return undefined;
-}
-
-/** Code that stores `v`/`vh` to operand `o` (register write rules of SDM Vol. 1 §3.4.1.1). */
-function emitStore(i: Insn, oi: number, v: string, vh: string): string | undefined {
-  const o = i.ops[oi]!;
-  const s = o.size;
-  if (o.kind === OK.REG) {
-    const k = 2 * o.reg;
-    if (o.reg >= 16) {
-      const j = (o.reg - 16) * 2;
-      return `r[${j}] = (r[${j}] & -65281) | ((${v} & 255) << 8);`;
-    }
-    if (s === 8) return `r[${k}] = ${v}; r[${k + 1}] = ${vh};`;
-    if (s === 4) return `r[${k}] = ${v}; r[${k + 1}] = 0;`;
-    if (s === 2) return `r[${k}] = (r[${k}] & -65536) | (${v} & 65535);`;
-    return `r[${k}] = (r[${k}] & -256) | (${v} & 255);`;
-  }
-  if (o.kind === OK.MEM) {
-    if (s === 8)
-      return `{ const o = a & 4095, p = (a - o) / 4096, t = p & 255; if (m.tagW[t] === p && o <= 4088) { const d = m.dvW[t]; d.setInt32(o, ${v}, true); d.setInt32(o + 4, ${vh}, true); } else m.wr64(a, ${v}, ${vh}); }`;
-    if (s === 4)
-      return `{ const o = a & 4095, p = (a - o) / 4096, t = p & 255; if (m.tagW[t] === p && o <= 4092) m.dvW[t].setInt32(o, ${v}, true); else m.wr32(a, ${v}); }`;
-    if (s === 2) return `m.wr16(a, ${v});`;
-    if (s === 1)
-      return `{ const o = a & 4095, p = (a - o) / 4096, t = p & 255; if (m.tagW[t] === p) m.u8W[t][o] = ${v}; else m.wr8(a, ${v}); }`;
-  }
-  return undefined;
-}
-
-/** Removes the lazy-flag stores from an emitted ALU body when its flags are dead. */
-function dropFlags(code: string | undefined): string | undefined {
-  if (!code || !deadFlags) return code;
-  return code.replace(/ c\.lres = [^;]*;.*c\.lazy = 1;/, '');
-}
-
-/** Inline ADD/SUB/CMP/AND/OR/XOR/TEST for sizes 4 and 8 with lazy flags; undefined when not inlinable. */
-function emitAlu(
-  k: number,
+/** CF and OF (0/1 expressions) of x ± y (+ cin) of `size` giving z (alu.ts add()/sub()). */
+function cfOf(
+  add: boolean,
   size: number,
   x: string,
   xh: string,
   y: string,
   yh: string,
-  out: string,
-  outh: string,
-): string | undefined {
+  z: string,
+  zh: string,
+  cin = '',
+): [string, string] {
   if (size === 8) {
-    if (k === 0)
-      return `const l = (${x} >>> 0) + (${y} >>> 0), h = (${xh} >>> 0) + (${yh} >>> 0) + (l > 4294967295 ? 1 : 0); const ${out} = l | 0, ${outh} = h | 0; c.lres = ${out}; c.lhi = ${outh}; c.lsize = 8; c.laux = (h > 4294967295 ? 1 : 0) | ((${x} ^ ${y} ^ ${out}) & 16) | (((${xh} ^ ${outh}) & (${yh} ^ ${outh})) < 0 ? 2048 : 0); c.lazy = 1;`;
-    if (k === 5 || k === 7)
-      return `const l = (${x} >>> 0) - (${y} >>> 0), h = (${xh} >>> 0) - (${yh} >>> 0) - (l < 0 ? 1 : 0); const ${out} = l | 0, ${outh} = h | 0; c.lres = ${out}; c.lhi = ${outh}; c.lsize = 8; c.laux = (h < 0 ? 1 : 0) | ((${x} ^ ${y} ^ ${out}) & 16) | (((${xh} ^ ${yh}) & (${xh} ^ ${outh})) < 0 ? 2048 : 0); c.lazy = 1;`;
-    const op = k === 1 ? '|' : k === 4 ? '&' : k === 6 ? '^' : undefined;
-    if (!op) return undefined;
-    return `const ${out} = ${x} ${op} ${y}, ${outh} = ${xh} ${op} ${yh}; c.lres = ${out}; c.lhi = ${outh}; c.lsize = 8; c.laux = 0; c.lazy = 1;`;
+    return add
+      ? [`(((${xh} & ${yh}) | ((${xh} | ${yh}) & ~${zh})) >>> 31)`, `(((${xh} ^ ${zh}) & (${yh} ^ ${zh})) >>> 31)`]
+      : [`(((~${xh} & ${yh}) | (~(${xh} ^ ${yh}) & ${zh})) >>> 31)`, `(((${xh} ^ ${yh}) & (${xh} ^ ${zh})) >>> 31)`];
   }
   if (size === 4) {
-    if (k === 0)
-      return `const t = (${x} >>> 0) + (${y} >>> 0); const ${out} = t | 0; c.lres = ${out}; c.lhi = 0; c.lsize = 4; c.laux = (t > 4294967295 ? 1 : 0) | ((${x} ^ ${y} ^ ${out}) & 16) | (((${x} ^ ${out}) & (${y} ^ ${out})) < 0 ? 2048 : 0); c.lazy = 1;`;
-    if (k === 5 || k === 7)
-      return `const t = (${x} >>> 0) - (${y} >>> 0); const ${out} = t | 0; c.lres = ${out}; c.lhi = 0; c.lsize = 4; c.laux = (t < 0 ? 1 : 0) | ((${x} ^ ${y} ^ ${out}) & 16) | (((${x} ^ ${y}) & (${x} ^ ${out})) < 0 ? 2048 : 0); c.lazy = 1;`;
-    const op = k === 1 ? '|' : k === 4 ? '&' : k === 6 ? '^' : undefined;
-    if (!op) return undefined;
-    return `const ${out} = ${x} ${op} ${y}; c.lres = ${out}; c.lhi = 0; c.lsize = 4; c.laux = 0; c.lazy = 1;`;
+    return add
+      ? [`(((${x} & ${y}) | ((${x} | ${y}) & ~${z})) >>> 31)`, `(((${x} ^ ${z}) & (${y} ^ ${z})) >>> 31)`]
+      : [`(((~${x} & ${y}) | (~(${x} ^ ${y}) & ${z})) >>> 31)`, `(((${x} ^ ${y}) & (${x} ^ ${z})) >>> 31)`];
+  }
+  // 8/16-bit: operands are masked and unsigned; the carry is the bit above the width of the exact sum.
+  const top = size * 8 - 1;
+  return add
+    ? [`((${x} + ${y}${cin ? ` + ${cin}` : ''}) >>> ${top + 1})`, `((((${x} ^ ${z}) & (${y} ^ ${z})) >>> ${top}) & 1)`]
+    : [`((${x} - ${y}${cin ? ` - ${cin}` : ''}) >>> 31)`, `((((${x} ^ ${y}) & (${x} ^ ${z})) >>> ${top}) & 1)`];
+}
+
+/** What the last flag-setting instruction of the current straight-line path left (see `Gen.known`). */
+interface Known {
+  /**
+   * 'add'/'sub': deferred ADD, SUB/CMP/NEG (CF/OF from the operands); 'logic': CF = OF = AF = 0; 'aux': CF/AF/OF
+   * in fa; 'fl': the flags are in fl, not lazy.
+   */
+  readonly op: 'add' | 'sub' | 'logic' | 'aux' | 'fl';
+  readonly size: number;
+  readonly x: string;
+  readonly xh: string;
+  readonly y: string;
+  readonly yh: string;
+  readonly z: string;
+  readonly zh: string;
+}
+
+/** CF|AF|OF of a known producer as an expression. */
+function auxOf(k: Known): string {
+  if (k.op === 'logic') return '0';
+  if (k.op === 'aux') return 'fa';
+  const [cf, of] = cfOf(k.op === 'add', k.size, k.x, k.xh, k.y, k.yh, k.z, k.zh);
+  return `(${cf} | ((${k.x} ^ ${k.y} ^ ${k.z}) & 16) | (${of} << 11))`;
+}
+
+/**
+ * Emits a region's code. Besides the text it tracks, per program point, how the register and flag locals
+ * relate to the Cpu fields:
+ * - not `stale` (runtime `sp === 0`): the locals are the architectural state; `dirty` lists what changed since
+ *   they were last written back (all of it at a block start), which a handler call writes back first;
+ * - `stale` (runtime `sp === 1`, after a handler call): the Cpu fields are the state. A local an instruction
+ *   reads is reloaded on its own (`fresh`); before an instruction writes any local, all are reloaded.
+ * Exits and faults write the locals back only when `sp === 0`, so both states are handled at run time.
+ */
+class Gen {
+  readonly used = new Array<boolean>(16).fill(false);
+  readonly written = new Array<boolean>(16).fill(false);
+  flagsUsed = false;
+  flagsWritten = false;
+  sites = 0;
+  /** Whether the current memory operand is addressed through RSP/RBP (a non-canonical address is #SS). */
+  ss = false;
+  known: Known | undefined;
+  /** Page offset of each block start in the region → block index. */
+  readonly labels: Map<number, number>;
+  /** Blocks of the region that follow one of its calls (where a RET most likely goes). */
+  returnSites: number[] = [];
+  stale = false;
+  readonly fresh = new Set<number>();
+  flagsFresh = false;
+  dirty: Set<number> | 'all' = 'all';
+  flagsDirty = true;
+  // Per instruction (committed by `finish`): individual reloads, whether a full reload is needed, writes.
+  private pre: string[] = [];
+  private preRegs = new Set<number>();
+  private preFlags = false;
+  private needFull = false;
+  private defs = new Set<number>();
+  private defFlags = false;
+  private inInsn = false;
+
+  constructor(labels: Map<number, number>) {
+    this.labels = labels;
+  }
+
+  /** Starts an instruction's emission. */
+  begin(): void {
+    this.inInsn = true;
+    this.pre = [];
+    this.preRegs = new Set();
+    this.preFlags = false;
+    this.needFull = false;
+    this.defs = new Set();
+    this.defFlags = false;
+  }
+
+  /** Commits an inlined instruction: its reloads first, then its code; the writes it made become dirty. */
+  finish(code: string): string {
+    // A branch inside the instruction needs its own reload only if the instruction itself did not reload.
+    const body = code.replaceAll(JUMP_RELOAD, this.stale && !this.needFull ? RELOAD : '');
+    let head = '';
+    if (this.stale && this.needFull) {
+      head = RELOAD;
+      this.stale = false;
+      this.dirty = new Set();
+      this.flagsDirty = false;
+    } else if (this.stale) {
+      head = this.pre.join(' ');
+      for (const n of this.preRegs) this.fresh.add(n);
+      if (this.preFlags) this.flagsFresh = true;
+    }
+    if (this.dirty !== 'all') for (const n of this.defs) this.dirty.add(n);
+    if (this.defFlags) this.flagsDirty = true;
+    this.inInsn = false;
+    return `${head} ${body}`;
+  }
+
+  /** Drops an instruction whose inline emission failed (it goes to its handler). */
+  abandon(): true {
+    this.inInsn = false;
+    return true;
+  }
+
+  /** Before a handler call: write back what changed; afterwards the Cpu fields are the state. */
+  handlerCall(): string {
+    let spill = '';
+    if (!this.stale) {
+      if (this.dirty === 'all') spill = SPILL;
+      else {
+        spill = [...this.dirty].map((n) => `R[${2 * n}] = l${n}; R[${2 * n + 1}] = h${n};`).join(' ');
+        if (this.flagsDirty) spill += FLAG_SPILL_IF;
+      }
+    }
+    this.stale = true;
+    this.fresh.clear();
+    this.flagsFresh = false;
+    this.dirty = new Set();
+    this.flagsDirty = false;
+    this.known = undefined;
+    // The handler may read and write any XMM register.
+    const x = this.xflush();
+    this.xs.fill(0);
+    return `${spill} ${x} sp = 1;`;
+  }
+
+  /**
+   * Before calling a handler that reads at most the GPRs `regs` and writes no GPR and no flag (XMM_ONLY): write
+   * back just those registers; the locals stay the state.
+   */
+  xmmCall(regs: readonly number[], dest: number): string {
+    // It may read any XMM register (PBLENDVB reads XMM0) and writes its destination.
+    const out: string[] = [this.xflush()];
+    for (let r = 0; r < 16; r++) if (this.xs[r] === 2) this.xs[r] = 1;
+    if (dest >= 0) this.xs[dest] = 0;
+    if (this.stale) return out.join(' ');
+    for (const n of new Set(regs)) {
+      if (this.dirty !== 'all' && !this.dirty.has(n)) continue;
+      this.used[n] = true;
+      out.push(`R[${2 * n}] = l${n}; R[${2 * n + 1}] = h${n};`);
+    }
+    return out.join(' ');
+  }
+
+  private use(n: number): void {
+    this.used[n] = true;
+    if (this.stale && !this.fresh.has(n) && !this.preRegs.has(n)) {
+      this.preRegs.add(n);
+      this.pre.push(`l${n} = R[${2 * n}]; h${n} = R[${2 * n + 1}];`);
+    }
+  }
+
+  private def(n: number): void {
+    this.used[n] = this.written[n] = true;
+    this.defs.add(n);
+    this.needFull = true;
+  }
+
+  private useFlags(): void {
+    this.flagsUsed = true;
+    if (this.stale && !this.flagsFresh && !this.preFlags) {
+      this.preFlags = true;
+      this.pre.push(FLAG_RELOAD);
+    }
+  }
+
+  private writeFlags(): void {
+    this.flagsUsed = this.flagsWritten = true;
+    this.defFlags = true;
+    this.needFull = true;
+  }
+
+  // ---- registers -------------------------------------------------------------------------------------------
+
+  /** Expression reading GPR `n` (16-19: AH, CH, DH, BH) of `size` (the low half for 8). */
+  reg(n: number, size: number): string {
+    if (n >= 16) {
+      this.use(n - 16);
+      return `((l${n - 16} >> 8) & 255)`;
+    }
+    this.use(n);
+    if (size === 1) return `(l${n} & 255)`;
+    if (size === 2) return `(l${n} & 65535)`;
+    return `l${n}`;
+  }
+
+  hi(n: number): string {
+    this.use(n);
+    return `h${n}`;
+  }
+
+  /** Statement writing GPR `n` (SDM Vol. 1 §3.4.1.1: 32-bit writes zero the upper half, 8/16 merge). */
+  setReg(n: number, size: number, lo: string, hi: string): string {
+    if (n >= 16) {
+      const k = n - 16;
+      this.use(k);
+      this.def(k);
+      return `l${k} = (l${k} & -65281) | ((${lo} & 255) << 8);`;
+    }
+    if (size < 4) this.use(n);
+    this.def(n);
+    if (size === 8) return `l${n} = ${lo}; h${n} = ${hi};`;
+    if (size === 4) return `l${n} = ${lo}; h${n} = 0;`;
+    if (size === 2) return `l${n} = (l${n} & -65536) | (${lo} & 65535);`;
+    return `l${n} = (l${n} & -256) | (${lo} & 255);`;
+  }
+
+  /**
+   * `const s<k>/s<k>h = RSP + d` for a stack access (d is -8 or 0); a non-canonical address is #SS(0), on the
+   * page-cache miss path (SDM Vol. 3A §6.15).
+   */
+  stackAddr(k: number, d: number): string {
+    this.ss = true;
+    const l = this.reg(4, 8);
+    const h = this.hi(4);
+    if (d === 0) return `const s${k} = ${l}, s${k}h = ${h};`;
+    return `const s${k} = (${l} - ${-d}) | 0, s${k}h = (${h} - ((${l} >>> 0) < ${-d} ? 1 : 0)) | 0;`;
+  }
+
+  /** Statement setting RSP to the pair `lo`/`hi`. */
+  setRsp(lo: string, hi: string): string {
+    return this.setReg(4, 8, lo, hi);
+  }
+
+  /** Statement moving RSP up by `d` (a small constant), with the carry into the high half. */
+  popRsp(d: number): string {
+    const l = this.reg(4, 8);
+    const h = this.hi(4);
+    this.def(4);
+    return `{ const t = (${l} + ${d}) | 0; h4 = (${h} + ((t >>> 0) < ${d} ? 1 : 0)) | 0; l4 = t; }`;
+  }
+
+  // ---- XMM low doubles -----------------------------------------------------------------------------------------
+
+  /**
+   * Scalar-double code keeps each XMM register's low double in a local `xd<r>`: 0 not cached, 1 equal to the
+   * register, 2 newer. A newer value is written back before anything else can see the register (other forms,
+   * handlers, faults, exits). Only inline results are ever newer, and they are never NaN (a NaN result goes
+   * through the handler), so a NaN in a local always equals the register's bits and is never written back.
+   */
+  readonly xs = new Array<number>(16).fill(0);
+  readonly xdUsed = new Array<boolean>(16).fill(false);
+
+  /** Writes back every newer cached double (before a fault point, a handler or an exit). */
+  xflush(): string {
+    let out = '';
+    for (let r = 0; r < 16; r++) if (this.xs[r] === 2) out += `if (xd${r} === xd${r}) xf64[${2 * r}] = xd${r}; `;
+    return out;
+  }
+
+  /** Before other access to register r's lanes: write back its newer double; a write drops the cache. */
+  xraw(r: number, write: boolean): string {
+    let out = '';
+    if (this.xs[r] === 2) {
+      out = `if (xd${r} === xd${r}) xf64[${2 * r}] = xd${r};`;
+      this.xs[r] = 1;
+    }
+    if (write) this.xs[r] = 0;
+    return out;
+  }
+
+  /** [code that loads the cache when needed, the expression] of register r's low double. */
+  xget(r: number): [string, string] {
+    this.xdUsed[r] = true;
+    if (this.xs[r] === 0) {
+      this.xs[r] = 1;
+      return [`xd${r} = xf64[${2 * r}];`, `xd${r}`];
+    }
+    return ['', `xd${r}`];
+  }
+
+  /** After copying register s's low lane into d: d's cached double is s's when s has one (both equal memory). */
+  xcopy(d: number, s: number): string {
+    if (d === s || this.xs[s] !== 1) return '';
+    this.xdUsed[d] = true;
+    this.xs[d] = 1;
+    return `xd${d} = xd${s};`;
+  }
+
+  /** Statement setting register r's low double (a non-NaN value; the upper lane is kept). */
+  xset(r: number, value: string): string {
+    this.xdUsed[r] = true;
+    this.xs[r] = 2;
+    return `xd${r} = ${value};`;
+  }
+
+  // ---- exits -------------------------------------------------------------------------------------------------
+
+  /** Leaves the region through the epilogue (which writes the locals back when they are the state). */
+  exit(rip: string, ret: string): string {
+    return `{ ${this.xflush()}${rip === 'c.rip' ? '' : `c.rip = ${rip}; `}nret = ${ret}; break out; }`;
+  }
+
+  /** Transfers to the block at page offset `t` after `k` instructions of this block, or leaves the region. */
+  jump(t: number, k: number): string {
+    const j = this.labels.get(t);
+    if (j === undefined) return this.exit(`base + ${t}`, `done + ${k}`);
+    // The target block expects the locals to be the state.
+    const reload = this.inInsn ? JUMP_RELOAD : this.stale ? RELOAD : '';
+    return `{ ${this.xflush()} ${reload} done += ${k}; L = ${j}; continue; }`;
+  }
+
+  /** Code that leaves after instruction k (at next) when a store reached a code page. */
+  smc(next: number, k: number): string {
+    return `if (m.smc) { m.smc = false; ${this.exit(`base + ${next}`, `done + ${k}`)} }`;
+  }
+
+  // ---- flags -----------------------------------------------------------------------------------------------
+
+  /** Whether the flags the current instruction writes are overwritten before anything can observe them. */
+  deadFlags = false;
+
+  /** Records a deferred ADD or SUB result: ZF/SF/PF from z, CF/AF/OF from the operands when read. */
+  deferFlags(k: Known): string {
+    if (this.deadFlags) return this.drop();
+    this.writeFlags();
+    this.known = k;
+    const w = k.size === 8;
+    return `fr = ${k.z}; fh = ${w ? k.zh : '0'}; fs = ${k.size}; fk = ${k.op === 'add' ? 1 : 2}; fx = ${k.x}; fxh = ${w ? k.xh : '0'}; fy = ${k.y}; fyh = ${w ? k.yh : '0'}; lz = 1;`;
+  }
+
+  /** A flag update nothing observes: not emitted (the next full flag write replaces it). */
+  private drop(): string {
+    this.known = undefined;
+    return '';
+  }
+
+  /** Records a lazy flag result with CF/AF/OF given (`aux`). */
+  setFlags(k: Known, aux: string): string {
+    if (this.deadFlags) return this.drop();
+    this.writeFlags();
+    this.known = k;
+    return `fr = ${k.z}; fh = ${k.size === 8 ? k.zh : '0'}; fs = ${k.size}; fa = ${aux}; fk = 0; lz = 1;`;
+  }
+
+  /** The instruction reads and writes the flags through the Cpu fields (a helper of alu.ts). */
+  flagsThroughCpu(): void {
+    this.useFlags();
+    this.writeFlags();
+    this.known = undefined;
+  }
+
+  /** Records flags written directly to `fl` (not lazy). */
+  setFl(code: string): string {
+    if (this.deadFlags) return this.drop();
+    this.writeFlags();
+    this.known = { op: 'fl', size: 4, x: '', xh: '', y: '', yh: '', z: '', zh: '' };
+    return `${code} lz = 0; fk = 0;`;
+  }
+
+  /** CF as 0/1. */
+  cf(): string {
+    this.useFlags();
+    const k = this.known;
+    if (k === undefined) return `((lz ? ${FA} : fl) & 1)`;
+    if (k.op === 'fl') return '(fl & 1)';
+    if (k.op === 'logic') return '0';
+    if (k.op === 'aux') return '(fa & 1)';
+    if (k.op === 'sub') return `(${this.condTrue(1)} ? 1 : 0)`;
+    return cfOf(true, k.size, k.x, k.xh, k.y, k.yh, k.z, k.zh)[0];
+  }
+
+  /** Statement setting CF (and OF when `of` is given) and nothing else (rotates). */
+  setCfOf(cf: string, of: string | undefined): string {
+    if (this.deadFlags) return this.drop();
+    this.useFlags();
+    const k = this.known;
+    this.writeFlags();
+    const mask = of === undefined ? -2 : -2050;
+    const bits = of === undefined ? cf : `${cf} | (${of} << 11)`;
+    if (k?.op === 'fl') return `fl = (fl & ${mask}) | ${bits};`;
+    if (k) {
+      // Lazy: CF/OF live in fa; ZF/SF/PF still come from the earlier result.
+      this.known = { ...k, op: 'aux' };
+      return `fa = (${auxOf(k)} & ${mask}) | ${bits}; fk = 0;`;
+    }
+    return `if (lz) { fa = (${FA} & ${mask}) | ${bits}; fk = 0; } else fl = (fl & ${mask}) | ${bits};`;
+  }
+
+  /** Condition `cc` (SDM Vol. 1 Appendix B) as a JS boolean expression. */
+  cond(cc: number): string {
+    this.useFlags();
+    const t = this.condTrue(cc >> 1);
+    return cc & 1 ? `!(${t})` : `(${t})`;
+  }
+
+  private condTrue(c: number): string {
+    const k = this.known;
+    const table = (OF: string, CF: string, ZF: string, SF: string, PF: string) =>
+      [OF, CF, ZF, `${CF} || ${ZF}`, SF, PF, `${SF} !== ${OF}`, `${ZF} || ${SF} !== ${OF}`][c]!;
+    if (k === undefined) {
+      return table(
+        `(((lz ? ${FA} : fl) & 2048) !== 0)`,
+        `(((lz ? ${FA} : fl) & 1) !== 0)`,
+        '(lz ? (fr | fh) === 0 : (fl & 64) !== 0)',
+        '(lz ? (fs === 8 ? fh < 0 : (fr & X.SIGN[fs]) !== 0) : (fl & 128) !== 0)',
+        '(lz ? X.PAR[fr & 255] !== 0 : (fl & 4) !== 0)',
+      );
+    }
+    if (k.op === 'fl') {
+      const f = (b: number) => `((fl & ${b}) !== 0)`;
+      return table(f(2048), f(1), f(64), f(128), f(4));
+    }
+    const s = k.size;
+    const ZF = s === 8 ? `((${k.z} | ${k.zh}) === 0)` : `(${k.z} === 0)`;
+    const SF = s === 8 ? `(${k.zh} < 0)` : s === 4 ? `(${k.z} < 0)` : `((${k.z} & ${SIGN_BITS[s]}) !== 0)`;
+    const PF = `(X.PAR[${k.z} & 255] !== 0)`;
+    if (k.op === 'logic') return table('false', 'false', ZF, SF, PF);
+    if (k.op === 'aux') return table('((fa & 2048) !== 0)', '((fa & 1) !== 0)', ZF, SF, PF);
+    const [cf, of] = cfOf(k.op === 'add', s, k.x, k.xh, k.y, k.yh, k.z, k.zh);
+    const OF = `(${of} !== 0)`;
+    if (k.op === 'add') return table(OF, `(${cf} !== 0)`, ZF, SF, PF);
+    // SUB/CMP: the comparisons straight from the operands.
+    const x = k.x;
+    const y = k.y;
+    if (s === 8) {
+      const hx = k.xh;
+      const hy = k.yh;
+      const lt = (hi: string, eq: string) => `(${hi} || (${hx} === ${hy} && (${x} >>> 0) ${eq} (${y} >>> 0)))`;
+      const ltu = lt(`(${hx} >>> 0) < (${hy} >>> 0)`, '<');
+      switch (c) {
+        case 1:
+          return ltu;
+        case 2:
+          return `(${x} === ${y} && ${hx} === ${hy})`;
+        case 3:
+          return lt(`(${hx} >>> 0) < (${hy} >>> 0)`, '<=');
+        case 6:
+          return lt(`${hx} < ${hy}`, '<');
+        case 7:
+          return lt(`${hx} < ${hy}`, '<=');
+        default:
+          return table(OF, ltu, ZF, SF, PF);
+      }
+    }
+    const sh = 32 - 8 * s;
+    const sx = (v: string) => (s === 4 ? v : `((${v} << ${sh}) >> ${sh})`);
+    const ux = (v: string) => (s === 4 ? `(${v} >>> 0)` : v);
+    switch (c) {
+      case 1:
+        return `(${ux(x)} < ${ux(y)})`;
+      case 2:
+        return `(${x} === ${y})`;
+      case 3:
+        return `(${ux(x)} <= ${ux(y)})`;
+      case 6:
+        return `(${sx(x)} < ${sx(y)})`;
+      case 7:
+        return `(${sx(x)} <= ${sx(y)})`;
+      default:
+        return table(OF, `(${ux(x)} < ${ux(y)})`, ZF, SF, PF);
+    }
+  }
+
+  // ---- memory ----------------------------------------------------------------------------------------------
+
+  /**
+   * `const a<k>/a<k>h = <effective address>`: the 64-bit sum of base, scaled index, displacement and segment
+   * base as int32 halves (wrapping modulo 2^64, SDM Vol. 1 §3.7.5); undefined for 32-bit address size.
+   */
+  ea(i: Insn, k: number, next: number): string | undefined {
+    if (i.asize !== 8) return undefined;
+    this.ss = !i.ripRel && (i.base === 4 || i.base === 5);
+    const terms: Array<readonly [string, string]> = [];
+    let disp = i.disp;
+    if (i.ripRel) {
+      terms.push(['B0', 'B1']);
+      disp += next;
+    }
+    if (!i.ripRel && i.base >= 0) terms.push([this.reg(i.base, 8), this.hi(i.base)]);
+    if (i.index >= 0) {
+      const l = this.reg(i.index, 8);
+      const h = this.hi(i.index);
+      const s = i.scale;
+      terms.push(s ? [`(${l} << ${s})`, `((${h} << ${s}) | (${l} >>> ${32 - s}))`] : [l, h]);
+    }
+    if (disp !== 0 || terms.length === 0) terms.push([String(disp | 0), disp < 0 ? '-1' : '0']);
+    if (i.seg !== SEG_NONE) {
+      const b = i.seg === 4 ? 'c.fsBase' : 'c.gsBase';
+      terms.push([`(${b} | 0)`, `(Math.floor(${b} / 4294967296) | 0)`]);
+    }
+    return sum64(`a${k}`, terms);
+  }
+
+  /**
+   * Reads `size` bytes (1, 2, 4, 8 or 16) at the address pair `a`/`a`h into `v` (`v`/`vh` for 8, `v_0`..`v_3`
+   * for 16): the site's page cache, else the TLB (which may fault: c.blk = k first).
+   */
+  rd(k: number, a: string, size: number, v: string): string {
+    const j = this.sites++;
+    const d = `d${j}`;
+    let get: string;
+    let decl: string;
+    switch (size) {
+      case 1:
+        decl = `let ${v};`;
+        get = `${v} = ${d}.getUint8(o);`;
+        break;
+      case 2:
+        decl = `let ${v};`;
+        get = `${v} = ${d}.getUint16(o, true);`;
+        break;
+      case 4:
+        decl = `let ${v};`;
+        get = `${v} = ${d}.getInt32(o, true);`;
+        break;
+      case 8:
+        decl = `let ${v}, ${v}h;`;
+        get = `${v} = ${d}.getInt32(o, true); ${v}h = ${d}.getInt32(o + 4, true);`;
+        break;
+      default:
+        decl = `let ${v}_0, ${v}_1, ${v}_2, ${v}_3;`;
+        get = `${v}_0 = ${d}.getInt32(o, true); ${v}_1 = ${d}.getInt32(o + 4, true); ${v}_2 = ${d}.getInt32(o + 8, true); ${v}_3 = ${d}.getInt32(o + 12, true);`;
+    }
+    return `${decl} { const o = ${a} & 4095; if (${this.miss(j, a, size)}) { c.blk = ${k}; ${this.xflush()} ${d} = X.rdp(m, ${lin(a)}, ${size}, ${this.ss}); ${this.fill(j, a, size)} } ${get} }`;
+  }
+
+  /**
+   * Writes `size` bytes at the address pair `a` from int32 expressions `parts` (one, or two/four for 8/16)
+   * through the site's page cache. After a TLB fill that reached a code page the region is left after this
+   * instruction (`onSmc` replaces the default exit).
+   */
+  wr(k: number, a: string, size: number, parts: string[], next: number, pos: number, onSmc?: string): string {
+    const j = this.sites++;
+    const d = `d${j}`;
+    let put: string;
+    switch (size) {
+      case 1:
+        put = `${d}.setUint8(o, ${parts[0]});`;
+        break;
+      case 2:
+        put = `${d}.setUint16(o, ${parts[0]}, true);`;
+        break;
+      case 4:
+        put = `${d}.setInt32(o, ${parts[0]}, true);`;
+        break;
+      case 8:
+        put = `${d}.setInt32(o, ${parts[0]}, true); ${d}.setInt32(o + 4, ${parts[1]}, true);`;
+        break;
+      default:
+        put = `${d}.setInt32(o, ${parts[0]}, true); ${d}.setInt32(o + 4, ${parts[1]}, true); ${d}.setInt32(o + 8, ${parts[2]}, true); ${d}.setInt32(o + 12, ${parts[3]}, true);`;
+    }
+    const smc = onSmc === undefined ? this.smc(next, pos) : `if (m.smc) { m.smc = false; ${onSmc} }`;
+    const cross = size > 1 ? `if (o > ${4096 - size}) X.wrx(m, ${lin(a)}, ${size});` : '';
+    return `{ const o = ${a} & 4095; if (${this.miss(j, a, size)}) { c.blk = ${k}; ${this.xflush()} ${d} = X.wrp(m, ${lin(a)}, ${size}, ${this.ss}); ${this.fill(j, a, size)} ${put} ${cross} ${smc} } else { ${put} } }`;
+  }
+
+  /**
+   * Probes `[a, a+size)` for writing (a read-modify-write destination) before it is read, through a page-cache
+   * site of its own. A fill that reaches a code page leaves m.smc set for the store's own site, which misses
+   * on the same page and then leaves the region after the store.
+   */
+  probe(k: number, a: string, size: number): string {
+    const j = this.sites++;
+    return `{ const o = ${a} & 4095; if (${this.miss(j, a, size)}) { c.blk = ${k}; ${this.xflush()} d${j} = X.wrp(m, ${lin(a)}, ${size}, ${this.ss}); ${this.fill(j, a, size)} } }`;
+  }
+
+  /** Whether site j's cached page does not hold the access (a page-crossing access never hits). */
+  private miss(j: number, a: string, size: number): string {
+    return `(${a} & -4096) !== p${j} || ${a}h !== q${j}${size > 1 ? ` || o > ${4096 - size}` : ''}`;
+  }
+
+  /** Caches the page of `a` at site j (not a page-crossing access: p = 1 never matches a page address). */
+  private fill(j: number, a: string, size: number): string {
+    return size > 1
+      ? `p${j} = o > ${4096 - size} ? 1 : ${a} & -4096; q${j} = ${a}h;`
+      : `p${j} = ${a} & -4096; q${j} = ${a}h;`;
+  }
+}
+
+/** The linear address of pair `a` as a number (exact when canonical; far out of range otherwise). */
+function lin(a: string): string {
+  return `(${a}h * 4294967296 + (${a} >>> 0))`;
+}
+
+/** `const name/nameh` = the 64-bit sum of int32-pair terms, carrying between the halves (modulo 2^64). */
+function sum64(name: string, terms: ReadonlyArray<readonly [string, string]>): string {
+  const [l0, h0] = terms[0]!;
+  if (terms.length === 1) return `const ${name} = ${l0}, ${name}h = ${h0};`;
+  let out = '';
+  let l = l0;
+  let h = h0;
+  for (let j = 1; j < terms.length; j++) {
+    const [tl, th] = terms[j]!;
+    const n = j === terms.length - 1 ? name : `${name}_${j}`;
+    out += `const ${n} = (${l} + ${tl}) | 0, ${n}h = (${h} + ${th} + (((${l} & ${tl}) | ((${l} | ${tl}) & ~${n})) >>> 31)) | 0; `;
+    l = n;
+    h = `${n}h`;
+  }
+  return out;
+}
+
+// ---- instruction emitters -------------------------------------------------------------------------------------
+
+/** Immediate of the instruction, masked to `size` (int32 for 4). */
+function immLo(i: Insn, size: number): string {
+  if (size === 1) return String(i.imm & 0xff);
+  if (size === 2) return String(i.imm & 0xffff);
+  return String(i.imm | 0);
+}
+
+/**
+ * Loads operand `oi` into `v` and `v`h as declarations: registers and immediates by value, memory through the
+ * page cache (`a<k>` must hold the address). Sizes 1/2 are unsigned, 4 int32; `v`h is 0 below 8 bytes.
+ */
+function load(g: Gen, i: Insn, oi: number, k: number, v: string): string | undefined {
+  const o = i.ops[oi]!;
+  const s = o.size;
+  if (o.kind === OK.REG) {
+    if (s === 8) return `const ${v} = ${g.reg(o.reg, 8)}, ${v}h = ${g.hi(o.reg)};`;
+    return `const ${v} = ${g.reg(o.reg, s)}, ${v}h = 0;`;
+  }
+  if (o.kind === OK.IMM) {
+    if (s === 8) return `const ${v} = ${i.imm | 0}, ${v}h = ${i.immHi | 0};`;
+    return `const ${v} = ${immLo(i, s)}, ${v}h = 0;`;
+  }
+  if (o.kind === OK.MEM && (s === 1 || s === 2 || s === 4 || s === 8)) {
+    const code = g.rd(k, `a${k}`, s, v);
+    return s === 8 ? code : `${code} const ${v}h = 0;`;
+  }
+  return undefined;
+}
+
+/** Stores `v`/`vh` to operand `oi` (register write rules, or memory through the page cache). */
+function store(
+  g: Gen,
+  i: Insn,
+  oi: number,
+  k: number,
+  v: string,
+  vh: string,
+  next: number,
+  pos: number,
+): string | undefined {
+  const o = i.ops[oi]!;
+  const s = o.size;
+  if (o.kind === OK.REG) return g.setReg(o.reg, s, v, vh);
+  if (o.kind === OK.MEM && (s === 1 || s === 2 || s === 4 || s === 8)) {
+    const lo = s === 1 ? `(${v} & 255)` : s === 2 ? `(${v} & 65535)` : v;
+    return g.wr(k, `a${k}`, s, [lo, vh], next, pos);
   }
   return undefined;
 }
 
 /**
- * Size of the lazy flag state an earlier instruction of the same block is known to have left (0 when
- * unknown): then the condition reads the lazy fields directly.
+ * ADD/OR/ADC/SBB/AND/SUB/XOR/CMP (kk) and TEST of operands x/xh, y/yh of `size`: declares z/z`h` and records
+ * the flags (deferred for ADD/SUB/CMP, computed for ADC/SBB, which read CF).
  */
-let knownFlags = 0;
-/** Length of the block being compiled: the most instructions one loop iteration can retire. */
-let loopLen = 0;
-/** Whether the flags the instruction being emitted computes are overwritten before anything can see them. */
-let deadFlags = false;
-
-/** Whether instruction `i` (inlined) overwrites all six arithmetic flags without reading any and cannot fault. */
-function killsFlags(i: Insn): boolean {
-  const sem = i.row?.sem;
-  if (i.hasMem) return false;
-  if (sem === 'test') return i.ops[0]!.size >= 4;
-  if (sem === 'alu') return i.ops[0]!.size >= 4 && i.row!.cc !== 2 && i.row!.cc !== 3;
-  return false;
-}
-
-/** Flag-neutral inlined instructions besides moves: NOT and XMM moves/logic touch no flags and cannot fault. */
-const NEUTRAL_REG = new Set(['not', 'movx', 'movxa', 'plogic', 'padd', 'psub', 'pshiftI', 'movq']);
-
-/** Instructions that neither read nor write flags and cannot fault (register moves and LEA). */
-function flagNeutral(i: Insn): boolean {
-  const sem = i.row?.sem;
-  if (i.hasMem && sem !== 'lea') return false;
-  return (
-    sem === 'mov' ||
-    sem === 'lea' ||
-    sem === 'nop' ||
-    sem === 'movzx' ||
-    sem === 'movsx' ||
-    sem === 'movsxd' ||
-    (sem !== undefined && NEUTRAL_REG.has(sem))
-  );
+function aluOp(g: Gen, kk: number, size: number, x: string, xh: string, y: string, yh: string, z: string): string {
+  const zh = `${z}h`;
+  const mask = size === 1 ? 255 : size === 2 ? 65535 : 0;
+  if (kk === 1 || kk === 4 || kk === 6) {
+    const op = kk === 1 ? '|' : kk === 4 ? '&' : '^';
+    const code = `const ${z} = ${x} ${op} ${y}, ${zh} = ${size === 8 ? `${xh} ${op} ${yh}` : '0'};`;
+    return code + g.setFlags({ op: 'logic', size, x, xh, y, yh, z, zh }, '0');
+  }
+  const isSub = kk === 3 || kk === 5 || kk === 7;
+  const carry = kk === 2 || kk === 3 ? `c${z}` : '';
+  const pre = carry ? `const ${carry} = ${g.cf()};` : '';
+  const sign = isSub ? '-' : '+';
+  const cin = carry ? ` ${sign} ${carry}` : '';
+  let code: string;
+  if (size === 8) {
+    // The low halves' carry (borrow) goes into the high halves.
+    const c0 = isSub
+      ? `((~${x} & ${y}) | (~(${x} ^ ${y}) & ${z})) >>> 31`
+      : `((${x} & ${y}) | ((${x} | ${y}) & ~${z})) >>> 31`;
+    code = `const ${z} = (${x} ${sign} ${y}${cin}) | 0, ${zh} = (${xh} ${sign} ${yh} ${sign} (${c0})) | 0;`;
+  } else if (size === 4) code = `const ${z} = (${x} ${sign} ${y}${cin}) | 0, ${zh} = 0;`;
+  else code = `const ${z} = (${x} ${sign} ${y}${cin}) & ${mask}, ${zh} = 0;`;
+  const known: Known = { op: isSub ? 'sub' : 'add', size, x, xh, y, yh, z, zh };
+  if (!carry) return pre + code + g.deferFlags(known);
+  const [cf, of] = cfOf(!isSub, size, x, xh, y, yh, z, zh, carry);
+  const aux = `${cf} | ((${x} ^ ${y} ^ ${z}) & 16) | (${of} << 11)`;
+  return pre + code + g.setFlags({ ...known, op: 'aux' }, aux);
 }
 
 /**
- * Dead-flag analysis within a block: instruction k's flags are dead when a later instruction overwrites them
- * all and only flag-neutral, non-faulting instructions come in between (a fault would expose the flags).
+ * Shift/rotate of register R by an immediate count n (1..31 or 1..63; sizes 4 and 8), following alu.ts
+ * `shift()` exactly. Names carry the instruction index k: a later condition may read the result.
  */
-function deadFlagSet(insns: readonly Insn[]): boolean[] {
-  const dead = insns.map(() => false);
-  for (let k = 0; k < insns.length; k++) {
-    for (let j = k + 1; j < insns.length; j++) {
-      const n = insns[j]!;
-      if (killsFlags(n)) {
-        dead[k] = true;
-        break;
-      }
-      if (!flagNeutral(n)) break;
-    }
-  }
-  return dead;
-}
-
-/** Inline condition for Jcc: from the known lazy state when possible, else ZF/CF inline and the rest via cond(). */
-function emitCond(cc: number): string {
-  const neg = cc & 1 ? '!' : '';
-  if (knownFlags === 4 || knownFlags === 8) {
-    const zf = knownFlags === 4 ? '(c.lres === 0)' : '((c.lres | c.lhi) === 0)';
-    const sf = knownFlags === 4 ? '(c.lres < 0)' : '(c.lhi < 0)';
-    const of = '((c.laux & 2048) !== 0)';
-    const cf = '((c.laux & 1) !== 0)';
-    switch (cc >> 1) {
+function shiftImm(g: Gen, kk: number, size: number, n: number, R: number, k: number): string | undefined {
+  const x = `x${k}`;
+  const z = `z${k}`;
+  const aux = (zl: string, zh: string, a: string) =>
+    g.setFlags({ op: 'aux', size, x: '0', xh: '0', y: '0', yh: '0', z: zl, zh }, a);
+  if (size === 4) {
+    const head = `const ${x} = ${g.reg(R, 4)};`;
+    const set = g.setReg(R, 4, z, '0');
+    switch (kk) {
       case 0:
-        return `${neg}${of}`;
+        return `${head} const ${z} = (${x} << ${n}) | (${x} >>> ${32 - n}); ${set} ${g.setCfOf(`(${z} & 1)`, n === 1 ? `((${x} ^ (${x} << 1)) >>> 31)` : undefined)}`;
       case 1:
-        return `${neg}${cf}`;
-      case 2:
-        return `${neg}${zf}`;
-      case 3:
-        return `${neg}(${cf} || ${zf})`;
+        return `${head} const ${z} = (${x} >>> ${n}) | (${x} << ${32 - n}); ${set} ${g.setCfOf(`(${z} >>> 31)`, n === 1 ? `((${x} ^ (${x} << 31)) >>> 31)` : undefined)}`;
       case 4:
-        return `${neg}${sf}`;
       case 6:
-        return `${neg}(${sf} !== ${of})`;
-      case 7:
-        return `${neg}(${zf} || ${sf} !== ${of})`;
-      default:
-        return `X.cond(c, ${cc})`;
-    }
-  }
-  if (knownFlags === -1) {
-    // Flags were just written to c.flags (lazy = 0): test the bits directly.
-    const f = (b: number) => `((c.flags & ${b}) !== 0)`;
-    switch (cc >> 1) {
-      case 0:
-        return `${neg}${f(2048)}`;
-      case 1:
-        return `${neg}${f(1)}`;
-      case 2:
-        return `${neg}${f(64)}`;
-      case 3:
-        return `${neg}${f(65)}`;
-      case 4:
-        return `${neg}${f(128)}`;
+        return `${head} const ${z} = ${x} << ${n}; ${set} ${aux(z, '0', `((${x} >>> ${32 - n}) & 1) | (((${x} ^ (${x} << 1)) >>> 31) << 11)`)}`;
       case 5:
-        return `${neg}${f(4)}`;
-      case 6:
-        return `${neg}(${f(128)} !== ${f(2048)})`;
+        return `${head} const ${z} = (${x} >>> ${n}) | 0; ${set} ${aux(z, '0', `((${x} >>> ${n - 1}) & 1) | ((${x} >>> 31) << 11)`)}`;
+      case 7:
+        return `${head} const ${z} = ${x} >> ${n}; ${set} ${aux(z, '0', `(${x} >> ${n - 1}) & 1`)}`;
       default:
-        return `${neg}(${f(64)} || ${f(128)} !== ${f(2048)})`;
+        return undefined;
     }
   }
-  switch (cc >> 1) {
-    case 1:
-      return `${neg}((c.lazy ? c.laux : c.flags) & 1)`;
-    case 2:
-      return `${neg}(c.lazy ? (c.lres | c.lhi) === 0 : (c.flags & 64) !== 0)`;
+  // 64-bit (alu.ts shift64).
+  const xl = `${x}l`;
+  const xh = `${x}h`;
+  const zl = `${z}l`;
+  const zh = `${z}h`;
+  const head = `const ${xl} = ${g.reg(R, 8)}, ${xh} = ${g.hi(R)};`;
+  const set = g.setReg(R, 8, zl, zh);
+  const bit = (b: number) => (b < 32 ? `((${xl} >>> ${b}) & 1)` : `((${xh} >>> ${b - 32}) & 1)`);
+  switch (kk) {
+    case 0:
+    case 1: {
+      const e = kk === 0 ? n : 64 - n;
+      let l = xl;
+      let h = xh;
+      let s = e;
+      if (s >= 32) {
+        [l, h] = [h, l];
+        s -= 32;
+      }
+      const vl = s ? `(${l} << ${s}) | (${h} >>> ${32 - s})` : l;
+      const vh = s ? `(${h} << ${s}) | (${l} >>> ${32 - s})` : h;
+      const cf = kk === 0 ? `(${zl} & 1)` : `(${zh} >>> 31)`;
+      const of =
+        n === 1 ? (kk === 0 ? `((${xh} ^ (${xh} << 1)) >>> 31)` : `((${xh} >>> 31) ^ (${xl} & 1))`) : undefined;
+      return `${head} const ${zl} = ${vl}, ${zh} = ${vh}; ${set} ${g.setCfOf(cf, of)}`;
+    }
+    case 4:
+    case 6: {
+      const vl = n >= 32 ? '0' : `${xl} << ${n}`;
+      const vh = n >= 32 ? (n === 32 ? xl : `${xl} << ${n - 32}`) : `(${xh} << ${n}) | (${xl} >>> ${32 - n})`;
+      return `${head} const ${zl} = ${vl}, ${zh} = ${vh}; ${set} ${aux(zl, zh, `${bit(64 - n)} | (((${xh} ^ (${xh} << 1)) >>> 31) << 11)`)}`;
+    }
+    case 5: {
+      const vl = n >= 32 ? (n === 32 ? xh : `(${xh} >>> ${n - 32}) | 0`) : `((${xl} >>> ${n}) | (${xh} << ${32 - n}))`;
+      const vh = n >= 32 ? '0' : `(${xh} >>> ${n}) | 0`;
+      return `${head} const ${zl} = ${vl}, ${zh} = ${vh}; ${set} ${aux(zl, zh, `${bit(n - 1)} | ((${xh} >>> 31) << 11)`)}`;
+    }
+    case 7: {
+      const cf = n - 1 < 32 ? `((${xl} >>> ${n - 1}) & 1)` : `((${xh} >> ${n - 1 - 32}) & 1)`;
+      const vl = n >= 32 ? `${xh} >> ${n - 32}` : `((${xl} >>> ${n}) | (${xh} << ${32 - n}))`;
+      const vh = n >= 32 ? `${xh} >> 31` : `${xh} >> ${n}`;
+      return `${head} const ${zl} = ${vl}, ${zh} = ${vh}; ${set} ${aux(zl, zh, cf)}`;
+    }
     default:
-      return `X.cond(c, ${cc})`;
+      return undefined;
   }
 }
 
-/** Whether the flags of the instruction being emitted were found dead (it then writes none). */
-function deadFlagsAt(_i: Insn): boolean {
-  return deadFlags;
-}
-
-/** What an inlined instruction does to the known flag state: a lazy size, -1 (in c.flags), 'keep', or 0 (unknown). */
-function flagEffect(i: Insn): number | 'keep' {
-  const sem = i.row?.sem;
-  switch (sem) {
-    case 'alu':
-    case 'test': {
-      const sz = i.ops[0]!.size;
-      // ADC/SBB and narrow forms set lazy flags too, through alu(); the size says how to read them.
-      return sz;
-    }
-    case 'setcc':
-    case 'cmov':
-    case 'not':
-    case 'movq':
-    case 'ret':
-    case 'movsd':
-    case 'fmin':
-    case 'fmax':
-    case 'fadd':
-    case 'fsub':
-    case 'fmul':
-    case 'fdiv':
-    case 'cvtsi2f':
-    case 'cvtf2si':
-      return 'keep';
-    case 'comis':
-      return -1;
-    case 'imul2':
-    case 'imul3':
-      return deadFlagsAt(i) ? 0 : -1;
-    case 'incdec':
-      return i.ops[0]!.size;
-    case 'shift': {
-      const k = i.row!.cc!;
-      const n = i.imm & (i.ops[0]!.size === 8 ? 63 : 31);
-      if (i.ops[1]!.kind !== OK.IMM || n === 0) return 'keep';
-      if (k === 0 || k === 1) return 'keep'; // CF/OF land in laux while lazy, so the lazy state stays valid
-      return k === 2 || k === 3 ? 'keep' : i.ops[0]!.size;
-    }
-    case 'mov':
-    case 'movzx':
-    case 'movsx':
-    case 'movsxd':
-    case 'lea':
-    case 'push':
-    case 'pop':
-    case 'nop':
-    case 'jcc':
-    case 'movx':
-    case 'movxa':
-    case 'plogic':
-    case 'padd':
-    case 'psub':
-    case 'pshiftI':
-      return 'keep';
-    default:
-      return 0;
-  }
-}
-
-/** Returns the inline code for instruction `i` (index k), or undefined to fall back to its handler. */
-function emitInline(i: Insn, k: number, next: number, loop: boolean): string | undefined {
+/** Inline code for instruction `i` (global index k, next page offset, position in its block), or undefined. */
+function emit(g: Gen, i: Insn, k: number, next: number, pos: number): string | undefined {
   const row = i.row;
   // LOCKed and REP-prefixed string forms go through their handlers (F2/F3 on other rows are mandatory prefixes).
   if (!row || i.pfx & PFX.LOCK || (row.flags & F.REP && i.pfx & (PFX.REP | PFX.REPNE))) return undefined;
   const sem = row.sem;
   const ops = i.ops;
-  const needEa = i.hasMem;
-  const eaCode = needEa ? emitEa(i, k, next) : '';
-  if (eaCode === undefined) return undefined;
-  const mark = needEa ? `c.blk = ${k}; ` : '';
+  let eaCode = '';
+  if (i.hasMem && sem !== 'nop' && sem !== 'lea') {
+    const e = g.ea(i, k, next);
+    if (e === undefined) return undefined;
+    eaCode = e;
+  }
+  const K = pos + 1;
   switch (sem) {
     case 'nop':
       return '';
     case 'mov': {
       if (ops.length !== 2) return undefined;
-      const ld = emitLoad(i, 1, 'v', 'vh');
-      const stc = emitStore(i, 0, 'v', 'vh');
-      if (!ld || !stc) return undefined;
-      const smc =
-        ops[0]!.kind === OK.MEM ? ' if (m.smc) { m.smc = false; c.rip = base + NEXT; return done + K1; }' : '';
-      return `${mark}{ ${eaCode} ${ld} ${stc}${smc} }`;
+      const ld = load(g, i, 1, k, `v${k}`);
+      if (!ld) return undefined;
+      const stc = store(g, i, 0, k, `v${k}`, `v${k}h`, next, K);
+      if (!stc) return undefined;
+      return `${eaCode} ${ld} ${stc}`;
     }
     case 'movzx':
     case 'movsx':
     case 'movsxd': {
       const d = ops[0]!;
       const s = ops[1]!;
-      if (d.kind !== OK.REG || (d.size !== 4 && d.size !== 8)) return undefined;
-      const ld = emitLoad(i, 1, 'v', 'vh');
+      if (d.kind !== OK.REG || (d.size !== 4 && d.size !== 8 && d.size !== 2)) return undefined;
+      const ld = load(g, i, 1, k, `v${k}`);
       if (!ld) return undefined;
-      const ext = sem === 'movzx' ? 'v' : s.size === 1 ? '((v << 24) >> 24)' : s.size === 2 ? '((v << 16) >> 16)' : 'v';
-      const hi = sem === 'movzx' || d.size === 4 ? '0' : `(${ext} < 0 ? -1 : 0)`;
-      return `${mark}{ ${eaCode} ${ld} const w = ${ext}; r[${2 * d.reg}] = w; r[${2 * d.reg + 1}] = ${hi}; }`;
+      const v = `v${k}`;
+      const ext =
+        sem === 'movzx' ? v : s.size === 1 ? `((${v} << 24) >> 24)` : s.size === 2 ? `((${v} << 16) >> 16)` : v;
+      const hi = sem === 'movzx' || d.size !== 8 ? '0' : `(w${k} >> 31)`;
+      return `${eaCode} ${ld} const w${k} = ${ext}; ${g.setReg(d.reg, d.size, `w${k}`, hi)}`;
+    }
+    case 'lea': {
+      // The 64-bit address without segmentation or canonical checks, truncated to the operand size (SDM "LEA");
+      // a 67h-prefixed LEA goes to the handler.
+      const d = ops[0]!;
+      if (i.seg !== SEG_NONE || i.asize !== 8) return undefined;
+      return `${g.ea(i, k, next)!} ${g.setReg(d.reg, d.size, `a${k}`, `a${k}h`)}`;
     }
     case 'alu':
     case 'test': {
       const d = ops[0]!;
       const kk = sem === 'test' ? 4 : row.cc!;
-      const lx = emitLoad(i, 0, 'x', 'xh');
-      const ly = emitLoad(i, 1, 'y', 'yh');
-      // 8/16-bit forms and ADC/SBB go through alu() with the operands loaded inline.
-      const body =
-        d.size === 4 || d.size === 8
-          ? (dropFlags(emitAlu(kk, d.size, 'x', 'xh', 'y', 'yh', 'z', 'zh')) ??
-            `const z = X.alu(c, ${kk}, ${d.size}, x, ${d.size === 8 ? 'xh' : 0}, y, ${d.size === 8 ? 'yh' : 0}), zh = c.hi;`)
-          : `const z = X.alu(c, ${kk}, ${d.size}, x, 0, y, 0), zh = 0;`;
-      if (!lx || !ly) return undefined;
+      const size = d.size;
       const writes = sem === 'alu' && kk !== 7;
       // A memory destination is probed for writing before it is read (no effect if the write would fault).
-      const probe = writes && d.kind === OK.MEM ? `m.probeW(a, ${d.size});` : '';
-      const stc = writes ? emitStore(i, 0, 'z', 'zh') : '';
+      const probe = writes && d.kind === OK.MEM ? g.probe(k, `a${k}`, size) : '';
+      const lx = load(g, i, 0, k, `x${k}`);
+      const ly = load(g, i, 1, k, `y${k}`);
+      if (!lx || !ly) return undefined;
+      const body = aluOp(g, kk, size, `x${k}`, `x${k}h`, `y${k}`, `y${k}h`, `z${k}`);
+      const stc = writes ? store(g, i, 0, k, `z${k}`, `z${k}h`, next, K) : '';
       if (stc === undefined) return undefined;
-      const smc =
-        writes && d.kind === OK.MEM ? ' if (m.smc) { m.smc = false; c.rip = base + NEXT; return done + K1; }' : '';
-      return `${mark}{ ${eaCode} ${probe} ${lx} ${ly} ${body} ${stc}${smc} }`;
+      return `${eaCode} ${probe} ${lx} ${ly} ${body} ${stc}`;
+    }
+    case 'incdec':
+    case 'neg': {
+      const d = ops[0]!;
+      const size = d.size;
+      const probe = d.kind === OK.MEM ? g.probe(k, `a${k}`, size) : '';
+      const lx = load(g, i, 0, k, `x${k}`);
+      if (!lx) return undefined;
+      let body: string;
+      if (sem === 'neg') body = aluOp(g, 5, size, '0', '0', `x${k}`, `x${k}h`, `z${k}`);
+      else {
+        // INC/DEC: ADD/SUB 1 with CF preserved (SDM "INC").
+        const cf = `c${k}`;
+        const pre = `const ${cf} = ${g.cf()};`;
+        const z = `z${k}`;
+        const add = row.cc !== 1;
+        const sign = add ? '+' : '-';
+        const x = `x${k}`;
+        const calc =
+          size === 8
+            ? `const ${z} = (${x} ${sign} 1) | 0, ${z}h = (${x}h ${sign} (${add ? `${z} === 0` : `${x} === 0`} ? 1 : 0)) | 0;`
+            : size === 4
+              ? `const ${z} = (${x} ${sign} 1) | 0, ${z}h = 0;`
+              : `const ${z} = (${x} ${sign} 1) & ${size === 1 ? 255 : 65535}, ${z}h = 0;`;
+        const [, of] = cfOf(add, size, x, `${x}h`, '1', '0', z, `${z}h`);
+        const aux = `${cf} | ((${x} ^ 1 ^ ${z}) & 16) | (${of} << 11)`;
+        body = pre + calc + g.setFlags({ op: 'aux', size, x, xh: `${x}h`, y: '1', yh: '0', z, zh: `${z}h` }, aux);
+      }
+      const stc = store(g, i, 0, k, `z${k}`, `z${k}h`, next, K);
+      if (!stc) return undefined;
+      return `${eaCode} ${probe} ${lx} ${body} ${stc}`;
     }
     case 'not': {
       const d = ops[0]!;
-      if (d.kind !== OK.REG || (d.size !== 4 && d.size !== 8)) return undefined;
-      const R = 2 * d.reg;
-      return `r[${R}] = ~r[${R}]; r[${R + 1}] = ${d.size === 8 ? `~r[${R + 1}]` : '0'};`;
+      if (d.kind !== OK.REG) return undefined;
+      const lx = load(g, i, 0, k, `x${k}`)!;
+      return `${lx} ${g.setReg(d.reg, d.size, `~x${k}`, `~x${k}h`)}`;
     }
-    case 'movq': {
-      // MOVQ xmm, xmm/m64 zeroes the upper lane; MOVQ m64, xmm stores the low lane.
+    case 'shift': {
       const d = ops[0]!;
-      const sv = ops[1]!;
-      if (d.kind === OK.XMM) {
-        const D = d.reg * 4;
-        const load =
-          sv.kind === OK.XMM
-            ? `const lo = c.x32[${sv.reg * 4}], hi = c.x32[${sv.reg * 4 + 1}];`
-            : 'const lo = m.rd64(a), hi = m.hi;';
-        return `${mark}{ ${eaCode} ${load} const x = c.x32; x[${D}] = lo; x[${D + 1}] = hi; x[${D + 2}] = 0; x[${D + 3}] = 0; }`;
+      const cnt = ops[1]!;
+      if (d.kind !== OK.REG) return undefined;
+      const kk = row.cc!;
+      if (cnt.kind === OK.IMM && (d.size === 4 || d.size === 8) && kk !== 2 && kk !== 3) {
+        const n = i.imm & (d.size === 8 ? 63 : 31);
+        if (n === 0) return d.size === 4 ? g.setReg(d.reg, 4, g.reg(d.reg, 4), '0') : '';
+        return shiftImm(g, kk, d.size, n, d.reg, k);
       }
-      const S = sv.reg * 4;
-      return `${mark}{ ${eaCode} m.wr64(a, c.x32[${S}], c.x32[${S + 1}]); if (m.smc) { m.smc = false; c.rip = base + NEXT; return done + K1; } }`;
+      // Other counts and widths: alu.ts shift() on the Cpu's flag fields.
+      const count = cnt.kind === OK.IMM ? String(i.imm & 0xff) : g.reg(1, 1);
+      const lo = g.reg(d.reg, d.size);
+      const hi = d.size === 8 ? g.hi(d.reg) : '0';
+      // shift() reads CF (RCL/RCR) and writes the flags: the flag locals go through the Cpu.
+      g.flagsThroughCpu();
+      return `${FLAG_SPILL} const z${k} = X.shift(c, ${kk}, ${d.size}, ${lo}, ${hi}, ${count}, ${cnt.kind === OK.REG}); ${FLAG_RELOAD} ${g.setReg(d.reg, d.size, `z${k}`, 'c.hi')}`;
+    }
+    case 'imul2':
+    case 'imul3': {
+      // 32-bit forms: Math.imul and an exact overflow test; flags as mulFlags() (SF, PF from the low half,
+      // ZF = AF = 0, CF = OF = overflow), not lazy.
+      const d = ops[0]!;
+      if (d.size !== 4) return undefined;
+      const lx = load(g, i, sem === 'imul2' ? 0 : 1, k, `x${k}`);
+      const ly = load(g, i, sem === 'imul2' ? 1 : 2, k, `y${k}`);
+      if (!lx || !ly) return undefined;
+      const fl = g.setFl(
+        `fl = (fl & -2262) | (z${k} !== x${k} * y${k} ? 2049 : 0) | (z${k} < 0 ? 128 : 0) | X.PAR[z${k} & 255];`,
+      );
+      return `${eaCode} ${lx} ${ly} const z${k} = Math.imul(x${k}, y${k}); ${fl} ${g.setReg(d.reg, 4, `z${k}`, '0')}`;
+    }
+    case 'setcc': {
+      const c = g.cond(row.cc!);
+      const stc = store(g, i, 0, k, `v${k}`, '0', next, K);
+      if (!stc) return undefined;
+      return `${eaCode} const v${k} = ${c} ? 1 : 0; ${stc}`;
+    }
+    case 'cmov': {
+      const d = ops[0]!;
+      if (d.size !== 4 && d.size !== 8) return undefined;
+      const ld = load(g, i, 1, k, `v${k}`);
+      if (!ld) return undefined;
+      // The source is read whatever the condition; a 32-bit CMOVcc zero-extends even when false.
+      const c = g.cond(row.cc!);
+      const t = g.setReg(d.reg, d.size, `v${k}`, `v${k}h`);
+      const f = d.size === 4 ? `else ${g.setReg(d.reg, 4, g.reg(d.reg, 4), '0')}` : '';
+      return `${eaCode} ${ld} if (${c}) { ${t} } ${f}`;
+    }
+    case 'cbw':
+      if (i.opsize === 8) return g.setReg(0, 8, g.reg(0, 4), `(${g.reg(0, 4)} >> 31)`);
+      if (i.opsize === 4) return g.setReg(0, 4, `((${g.reg(0, 4)} << 16) >> 16)`, '0');
+      return g.setReg(0, 2, `((${g.reg(0, 4)} << 24) >> 24)`, '0');
+    case 'cwd':
+      if (i.opsize === 8) return `{ const s = ${g.hi(0)} >> 31; ${g.setReg(2, 8, 's', 's')} }`;
+      if (i.opsize === 4) return g.setReg(2, 4, `(${g.reg(0, 4)} >> 31)`, '0');
+      return g.setReg(2, 2, `((${g.reg(0, 4)} << 16) >> 31)`, '0');
+    case 'bswap': {
+      const d = ops[0]!;
+      const b32 = (x: string) =>
+        `(((${x} & 255) << 24) | ((${x} & 65280) << 8) | ((${x} >>> 8) & 65280) | (${x} >>> 24))`;
+      if (d.size === 8) return `{ const t = ${g.reg(d.reg, 8)}; ${g.setReg(d.reg, 8, b32(g.hi(d.reg)), b32('t'))} }`;
+      if (d.size === 4) return g.setReg(d.reg, 4, b32(g.reg(d.reg, 4)), '0');
+      return undefined;
+    }
+    case 'xchg': {
+      const x = ops[0]!;
+      const y = ops[1]!;
+      if (x.kind !== OK.REG || y.kind !== OK.REG || x.size < 4) return undefined;
+      const s = x.size;
+      const lx = load(g, i, 0, k, `x${k}`)!;
+      const ly = load(g, i, 1, k, `y${k}`)!;
+      return `${lx} ${ly} ${g.setReg(y.reg, s, `x${k}`, `x${k}h`)} ${g.setReg(x.reg, s, `y${k}`, `y${k}h`)}`;
+    }
+    case 'push': {
+      if (i.opsize !== 8) return undefined;
+      const ld = load(g, i, 0, k, `v${k}`);
+      if (!ld) return undefined;
+      const vh = ops[0]!.kind === OK.IMM ? String(i.immHi | 0) : `v${k}h`;
+      // The write happens before RSP moves, so a fault leaves RSP intact.
+      const sa = g.stackAddr(k, -8);
+      const mv = g.setRsp(`s${k}`, `s${k}h`);
+      const st = g.wr(k, `s${k}`, 8, [`v${k}`, vh], next, K, `${mv} ${g.exit(`base + ${next}`, `done + ${K}`)}`);
+      return `${eaCode} ${ld} ${sa} ${st} ${mv}`;
+    }
+    case 'pop': {
+      const d = ops[0]!;
+      if (i.opsize !== 8 || d.kind !== OK.REG) return undefined;
+      // "POP RSP" leaves the value read: RSP moves first, then the destination is written.
+      const sa = g.stackAddr(k, 0);
+      return `${sa} ${g.rd(k, `s${k}`, 8, `v${k}`)} ${g.popRsp(8)} ${g.setReg(d.reg, 8, `v${k}`, `v${k}h`)}`;
+    }
+    case 'jcc':
+      return `if (${g.cond(row.cc!)}) ${branchTo(g, next + i.imm, k, K)}`;
+    case 'jmp':
+      return branchTo(g, next + i.imm, k, K);
+    case 'call': {
+      const t = next + i.imm;
+      const canon = inPage(t)
+        ? ''
+        : `if (base + ${t} < -${C47} || base + ${t} >= ${C47}) { c.blk = ${k}; ${g.xflush()} throw X.gp0(); }`;
+      // The target is checked, the return address pushed (the write may fault), then RSP moves.
+      const sa = g.stackAddr(k, -8);
+      const mv = g.setRsp(`s${k}`, `s${k}h`);
+      const ra = sum64(`r${k}`, [
+        ['B0', 'B1'],
+        [String(next), '0'],
+      ]);
+      const st = g.wr(k, `s${k}`, 8, [`r${k}`, `r${k}h`], next, K, `${mv} ${g.exit(`base + ${t}`, `done + ${K}`)}`);
+      return `${canon} ${sa} ${ra} ${st} ${mv} ${g.jump(t, K)}`;
+    }
+    case 'ret': {
+      const extra = ops.length ? i.imm & 0xffff : 0;
+      // Read the return address, check it (#GP(0) at the RET), then move RSP (the handler's order).
+      const sa = g.stackAddr(k, 0);
+      const rd = g.rd(k, `s${k}`, 8, `v${k}`);
+      const t = `t${k}`;
+      // A return to a call site of this region continues inside it.
+      const back = g.returnSites.map((r) => `if (${t} === base + ${r}) ${g.jump(r, K)}`).join(' ');
+      return `${sa} ${rd} const ${t} = v${k}h * 4294967296 + (v${k} >>> 0); if (${t} < -${C47} || ${t} >= ${C47}) { c.blk = ${k}; ${g.xflush()} throw X.gp0(); } ${g.popRsp(8 + extra)} ${back} ${g.exit(t, `done + ${K}`)}`;
+    }
+    default:
+      return emitSse(g, i, k, next, K, eaCode);
+  }
+}
+
+function inPage(t: number): boolean {
+  return t >= 0 && t < 4096;
+}
+
+/** A taken branch to page offset `t` (inside the region or out of it; #GP(0) for a non-canonical target). */
+function branchTo(g: Gen, t: number, k: number, K: number): string {
+  if (inPage(t)) return g.jump(t, K);
+  return `{ const t = base + ${t}; if (t < -${C47} || t >= ${C47}) { c.blk = ${k}; ${g.xflush()} throw X.gp0(); } ${g.exit('t', `done + ${K}`)} }`;
+}
+
+/** Legacy SSE 16-byte memory operands must be aligned (#GP(0); SDM Vol. 1 §10.4.1.1). */
+function alignCheck(g: Gen, k: number): string {
+  return `if ((a${k} & 15) !== 0) { c.blk = ${k}; ${g.xflush()} throw X.misaligned(${lin(`a${k}`)}, ${g.ss}); }`;
+}
+
+/** SSE forms without flags (moves, logic, dword add/sub/shift, scalar double arithmetic), or undefined. */
+function emitSse(g: Gen, i: Insn, k: number, next: number, K: number, eaCode: string): string | undefined {
+  const row = i.row!;
+  const sem = row.sem;
+  const ops = i.ops;
+  const d = ops[0];
+  const sv = ops[1];
+  switch (sem) {
+    case 'movx':
+    case 'movxa': {
+      if (d!.kind === OK.XMM && sv!.kind === OK.XMM) {
+        const D = d!.reg * 4;
+        const S = sv!.reg * 4;
+        const sync = `${g.xraw(sv!.reg, false)} ${g.xraw(d!.reg, true)}`;
+        return `${sync} x[${D}] = x[${S}]; x[${D + 1}] = x[${S + 1}]; x[${D + 2}] = x[${S + 2}]; x[${D + 3}] = x[${S + 3}]; ${g.xcopy(d!.reg, sv!.reg)}`;
+      }
+      // MOVUPS and friends may be unaligned; MOVAPS/MOVDQA/MOVNTPS must be aligned.
+      const al = sem === 'movxa' ? alignCheck(g, k) : '';
+      if (d!.kind === OK.XMM) {
+        const D = d!.reg * 4;
+        const rd = g.rd(k, `a${k}`, 16, `v${k}`);
+        return `${eaCode} ${al} ${rd} ${g.xraw(d!.reg, true)} x[${D}] = v${k}_0; x[${D + 1}] = v${k}_1; x[${D + 2}] = v${k}_2; x[${D + 3}] = v${k}_3;`;
+      }
+      const S = sv!.reg * 4;
+      const sync = g.xraw(sv!.reg, false);
+      return `${eaCode} ${al} ${sync} ${g.wr(k, `a${k}`, 16, [`x[${S}]`, `x[${S + 1}]`, `x[${S + 2}]`, `x[${S + 3}]`], next, K)}`;
+    }
+    case 'movq':
+    case 'movsd': {
+      if (d!.kind === OK.XMM && sv!.kind === OK.XMM) {
+        const D = d!.reg * 4;
+        const S = sv!.reg * 4;
+        const sync = `${g.xraw(sv!.reg, false)} ${g.xraw(d!.reg, true)}`;
+        // MOVQ xmm, xmm zeroes the upper lane; MOVSD xmm, xmm merges the low lane.
+        const copy = g.xcopy(d!.reg, sv!.reg);
+        return sem === 'movq'
+          ? `${sync} { const a = x[${S}], b = x[${S + 1}]; x[${D}] = a; x[${D + 1}] = b; x[${D + 2}] = 0; x[${D + 3}] = 0; } ${copy}`
+          : `${sync} x[${D}] = x[${S}]; x[${D + 1}] = x[${S + 1}]; ${copy}`;
+      }
+      if (d!.kind === OK.XMM) {
+        const D = d!.reg * 4;
+        const rd = g.rd(k, `a${k}`, 8, `v${k}`);
+        return `${eaCode} ${rd} ${g.xraw(d!.reg, true)} x[${D}] = v${k}; x[${D + 1}] = v${k}h; x[${D + 2}] = 0; x[${D + 3}] = 0;`;
+      }
+      if (d!.kind !== OK.MEM) return undefined;
+      const S = sv!.reg * 4;
+      const sync = g.xraw(sv!.reg, false);
+      return `${eaCode} ${sync} ${g.wr(k, `a${k}`, 8, [`x[${S}]`, `x[${S + 1}]`], next, K)}`;
+    }
+    case 'plogic':
+    case 'padd':
+    case 'psub': {
+      // Dword lanes (and whole-register logic) inline; memory sources must be aligned.
+      if (sem !== 'plogic' && row.cc !== 4) return undefined;
+      const D = d!.reg * 4;
+      let pre = '';
+      let s: (j: number) => string;
+      if (sv!.kind === OK.XMM) s = (j) => `x[${sv!.reg * 4 + j}]`;
+      else {
+        pre = `${eaCode} ${alignCheck(g, k)} ${g.rd(k, `a${k}`, 16, `v${k}`)}`;
+        s = (j) => `v${k}_${j}`;
+      }
+      const sync = `${sv!.kind === OK.XMM ? g.xraw(sv!.reg, false) : ''} ${g.xraw(d!.reg, true)}`;
+      if (sem === 'plogic' && (row.cc === 1 || row.cc === 3) && sv!.kind === OK.XMM && sv!.reg === d!.reg) {
+        // PXOR/XORPS/PANDN of a register with itself: zero.
+        return `${sync} x[${D}] = 0; x[${D + 1}] = 0; x[${D + 2}] = 0; x[${D + 3}] = 0;`;
+      }
+      const e =
+        sem === 'padd'
+          ? (j: number) => `(x[${D + j}] + ${s(j)}) | 0`
+          : sem === 'psub'
+            ? (j: number) => `(x[${D + j}] - ${s(j)}) | 0`
+            : row.cc === 0
+              ? (j: number) => `x[${D + j}] & ${s(j)}`
+              : row.cc === 1
+                ? (j: number) => `~x[${D + j}] & ${s(j)}`
+                : row.cc === 2
+                  ? (j: number) => `x[${D + j}] | ${s(j)}`
+                  : (j: number) => `x[${D + j}] ^ ${s(j)}`;
+      return `${pre} ${sync} { const t0 = ${e(0)}, t1 = ${e(1)}, t2 = ${e(2)}, t3 = ${e(3)}; x[${D}] = t0; x[${D + 1}] = t1; x[${D + 2}] = t2; x[${D + 3}] = t3; }`;
+    }
+    case 'pshiftI': {
+      const code = shiftLanes(row.cc!, d!.reg * 4, i.imm & 0xff);
+      return code === undefined ? undefined : `${g.xraw(d!.reg, true)} ${code}`;
+    }
+    case 'pbshift': {
+      // PSRLDQ (cc 0) / PSLLDQ (cc 1): the register shifted by whole bytes (a count above 15 clears it).
+      const D = d!.reg * 4;
+      const n = i.imm & 0xff;
+      const right = row.cc === 0;
+      const lane = (j: number): string => {
+        // Bits [32j + 8n, 32j + 8n + 32) of the source for a right shift, [32j - 8n, ...) for a left one.
+        const bit = 32 * j + (right ? 8 * n : -8 * n);
+        const q = Math.floor(bit / 32);
+        const r = bit - 32 * q;
+        const at = (t: number) => (t >= 0 && t < 4 ? `x[${D + t}]` : '0');
+        if (r === 0) return at(q);
+        return `((${at(q)} >>> ${r}) | (${at(q + 1)} << ${32 - r}))`;
+      };
+      return `${g.xraw(d!.reg, true)} { const t0 = ${lane(0)}, t1 = ${lane(1)}, t2 = ${lane(2)}, t3 = ${lane(3)}; x[${D}] = t0 | 0; x[${D + 1}] = t1 | 0; x[${D + 2}] = t2 | 0; x[${D + 3}] = t3 | 0; }`;
+    }
+    case 'punpck':
+    case 'pack': {
+      // Interleaves and packs on dword lanes: the source (register, or aligned memory) and the destination are
+      // read whole before the destination is written.
+      let pre = '';
+      if (sv!.kind !== OK.XMM) {
+        if (sv!.size !== 16) return undefined;
+        pre = `${eaCode} ${alignCheck(g, k)} ${g.rd(k, `a${k}`, 16, `v${k}`)}`;
+      }
+      const D = d!.reg * 4;
+      const S = (j: number) => (sv!.kind === OK.XMM ? `x[${sv!.reg * 4 + j}]` : `v${k}_${j}`);
+      const sync = `${sv!.kind === OK.XMM ? g.xraw(sv!.reg, false) : ''} ${g.xraw(d!.reg, true)}`;
+      const get = `const d0 = x[${D}], d1 = x[${D + 1}], d2 = x[${D + 2}], d3 = x[${D + 3}], s0 = ${S(0)}, s1 = ${S(1)}, s2 = ${S(2)}, s3 = ${S(3)};`;
+      const lanes = sem === 'punpck' ? unpackLanes(row.cc!) : packLanes(row.cc!);
+      return `${pre} ${sync} { ${get} ${lanes.map((e, j) => `x[${D + j}] = ${e};`).join(' ')} }`;
     }
     case 'fadd':
     case 'fsub':
     case 'fmul':
     case 'fdiv': {
-      // Scalar SSE2/SSE arithmetic: IEEE double (and fround for single) is exact; a NaN result goes through
-      // the handler, which applies the SSE NaN rules (inputs are untouched until the write).
+      // Scalar arithmetic: IEEE double (and fround for single) is exact; a NaN result goes through the handler,
+      // which applies the SSE NaN rules (its inputs are untouched until the write).
       const cc = row.cc!;
       if (!(cc & 0x10)) return undefined;
       const w = cc & 0xf;
-      const d = ops[0]!;
-      const sv = ops[1]!;
       const op = sem === 'fadd' ? '+' : sem === 'fsub' ? '-' : sem === 'fmul' ? '*' : '/';
-      const lane = w === 8 ? `c.xf64[${d.reg * 2}]` : `c.xf32[${d.reg * 4}]`;
-      const load =
-        sv.kind === OK.XMM
-          ? `const b = ${w === 8 ? `c.xf64[${sv.reg * 2}]` : `c.xf32[${sv.reg * 4}]`};`
-          : w === 8
-            ? 'X.I32[0] = m.rd64(a); X.I32[1] = m.hi; const b = X.F64[0];'
-            : 'X.I32[0] = m.rd32(a); const b = X.F32[0];';
-      const res = w === 8 ? `${lane} ${op} b` : `Math.fround(${lane} ${op} b)`;
-      return `${mark}{ ${eaCode} ${load} const z = ${res}; if (z === z) ${lane} = z; else { c.nextRip = base + NEXT; I[${k}].exec(c, I[${k}]); } }`;
+      let load: string;
+      if (sv!.kind !== OK.XMM)
+        load =
+          w === 8
+            ? `${g.rd(k, `a${k}`, 8, `v${k}`)} X.I32[0] = v${k}; X.I32[1] = v${k}h; const b${k} = X.F64[0];`
+            : `${g.rd(k, `a${k}`, 4, `v${k}`)} X.I32[0] = v${k}; const b${k} = X.F32[0];`;
+      if (w === 8) {
+        // The low doubles stay in JS locals (Gen.xs).
+        let src = `b${k}`;
+        if (sv!.kind === OK.XMM) {
+          const [pre, e] = g.xget(sv!.reg);
+          load = pre;
+          src = e;
+        }
+        const [preD, dst] = g.xget(d!.reg);
+        const slow = `{ ${handlerInline(g, i, k, next)} ${dst} = xf64[${2 * d!.reg}]; }`;
+        return `${eaCode} ${load!} ${preD} const z${k} = ${dst} ${op} ${src}; if (z${k} === z${k}) ${g.xset(d!.reg, `z${k}`)} else ${slow}`;
+      }
+      if (sv!.kind === OK.XMM) load = `const b${k} = xf32[${sv!.reg * 4}];`;
+      const lane = `xf32[${d!.reg * 4}]`;
+      const sync = `${sv!.kind === OK.XMM ? g.xraw(sv!.reg, false) : ''} ${g.xraw(d!.reg, true)}`;
+      return `${eaCode} ${load!} ${sync} const z${k} = Math.fround(${lane} ${op} b${k}); if (z${k} === z${k}) ${lane} = z${k}; else ${handlerInline(g, i, k, next)}`;
     }
     case 'fmin':
     case 'fmax': {
@@ -455,327 +1379,487 @@ function emitInline(i: Insn, k: number, next: number, loop: boolean): string | u
       const cc = row.cc!;
       if (!(cc & 0x10)) return undefined;
       const w = cc & 0xf;
-      const d = ops[0]!;
-      const sv = ops[1]!;
       const cmp = sem === 'fmax' ? '>' : '<';
-      const lane = w === 8 ? `c.xf64[${d.reg * 2}]` : `c.xf32[${d.reg * 4}]`;
-      const D = d.reg * 4;
-      if (sv.kind === OK.XMM) {
-        const S = sv.reg * 4;
-        const bv = w === 8 ? `c.xf64[${sv.reg * 2}]` : `c.xf32[${S}]`;
+      const lane = w === 8 ? `xf64[${d!.reg * 2}]` : `xf32[${d!.reg * 4}]`;
+      const D = d!.reg * 4;
+      if (sv!.kind === OK.XMM && w === 8) {
+        // On the cached doubles; a NaN source is copied bit for bit from the register (which holds it).
+        const [preS, b] = g.xget(sv!.reg);
+        const [preD, a] = g.xget(d!.reg);
+        const S = sv!.reg * 4;
+        const nan = `{ x[${D}] = x[${S}]; x[${D + 1}] = x[${S + 1}]; ${a} = xf64[${2 * d!.reg}]; }`;
+        return `${preS} ${preD} if (!(${a} ${cmp} ${b})) { if (${b} === ${b}) ${a} = ${b}; else ${nan} } ${g.xset(d!.reg, a)}`;
+      }
+      if (sv!.kind === OK.XMM) {
+        const S = sv!.reg * 4;
+        const bv = w === 8 ? `xf64[${sv!.reg * 2}]` : `xf32[${S}]`;
         const copy = w === 8 ? `x[${D}] = x[${S}]; x[${D + 1}] = x[${S + 1}];` : `x[${D}] = x[${S}];`;
-        return `{ const x = c.x32; if (!(${lane} ${cmp} ${bv})) { ${copy} } }`;
+        const sync = `${g.xraw(sv!.reg, false)} ${g.xraw(d!.reg, true)}`;
+        return `${sync} if (!(${lane} ${cmp} ${bv})) { ${copy} }`;
       }
       const load =
         w === 8
-          ? 'X.I32[0] = m.rd64(a); X.I32[1] = m.hi; const b = X.F64[0];'
-          : 'X.I32[0] = m.rd32(a); const b = X.F32[0];';
-      const copy = w === 8 ? `x[${D}] = X.I32[0]; x[${D + 1}] = X.I32[1];` : `x[${D}] = X.I32[0];`;
-      return `${mark}{ ${eaCode} ${load} const x = c.x32; if (!(${lane} ${cmp} b)) { ${copy} } }`;
-    }
-    case 'movsd': {
-      const d = ops[0]!;
-      const sv = ops[1]!;
-      if (d.kind === OK.XMM && sv.kind === OK.XMM) {
-        return `{ const x = c.x32; x[${d.reg * 4}] = x[${sv.reg * 4}]; x[${d.reg * 4 + 1}] = x[${sv.reg * 4 + 1}]; }`;
-      }
-      if (d.kind === OK.XMM) {
-        const D = d.reg * 4;
-        return `${mark}{ ${eaCode} const lo = m.rd64(a), hi = m.hi, x = c.x32; x[${D}] = lo; x[${D + 1}] = hi; x[${D + 2}] = 0; x[${D + 3}] = 0; }`;
-      }
-      const S = sv.reg * 4;
-      return `${mark}{ ${eaCode} m.wr64(a, c.x32[${S}], c.x32[${S + 1}]); if (m.smc) { m.smc = false; c.rip = base + NEXT; return done + K1; } }`;
+          ? `${g.rd(k, `a${k}`, 8, `v${k}`)} X.I32[0] = v${k}; X.I32[1] = v${k}h; const b${k} = X.F64[0];`
+          : `${g.rd(k, `a${k}`, 4, `v${k}`)} X.I32[0] = v${k}; const b${k} = X.F32[0];`;
+      const copy = w === 8 ? `x[${D}] = v${k}; x[${D + 1}] = v${k}h;` : `x[${D}] = v${k};`;
+      return `${eaCode} ${load} ${g.xraw(d!.reg, true)} if (!(${lane} ${cmp} b${k})) { ${copy} }`;
     }
     case 'comis': {
-      // ZF,PF,CF = 111 unordered, 000 greater, 001 less, 100 equal; OF, SF, AF cleared (non-lazy).
+      // ZF,PF,CF = 111 unordered, 000 greater, 001 less, 100 equal; OF, SF, AF cleared (not lazy).
       const w = row.cc! & 0xf;
-      const d = ops[0]!;
-      const sv = ops[1]!;
-      const x = w === 8 ? `c.xf64[${d.reg * 2}]` : `c.xf32[${d.reg * 4}]`;
-      const load =
-        sv.kind === OK.XMM
-          ? `const b = ${w === 8 ? `c.xf64[${sv.reg * 2}]` : `c.xf32[${sv.reg * 4}]`};`
-          : w === 8
-            ? 'X.I32[0] = m.rd64(a); X.I32[1] = m.hi; const b = X.F64[0];'
-            : 'X.I32[0] = m.rd32(a); const b = X.F32[0];';
-      return `${mark}{ ${eaCode} ${load} const x = ${x}; c.flags = (c.flags & -2262) | (x !== x || b !== b ? 69 : x < b ? 1 : x === b ? 64 : 0); c.lazy = 0; }`;
+      let load: string;
+      let a: string;
+      if (sv!.kind !== OK.XMM)
+        load =
+          w === 8
+            ? `${g.rd(k, `a${k}`, 8, `v${k}`)} X.I32[0] = v${k}; X.I32[1] = v${k}h; const b${k} = X.F64[0];`
+            : `${g.rd(k, `a${k}`, 4, `v${k}`)} X.I32[0] = v${k}; const b${k} = X.F32[0];`;
+      let b = `b${k}`;
+      if (w === 8) {
+        if (sv!.kind === OK.XMM) [load, b] = g.xget(sv!.reg);
+        const [pre, e] = g.xget(d!.reg);
+        load = `${load!} ${pre}`;
+        a = e;
+      } else {
+        if (sv!.kind === OK.XMM) load = `${g.xraw(sv!.reg, false)} const b${k} = xf32[${sv!.reg * 4}];`;
+        load = `${load!} ${g.xraw(d!.reg, false)}`;
+        a = `xf32[${d!.reg * 4}]`;
+      }
+      const fl = g.setFl(`fl = (fl & -2262) | (a !== a || ${b} !== ${b} ? 69 : a < ${b} ? 1 : a === ${b} ? 64 : 0);`);
+      return `${eaCode} ${load} { const a = ${a}; ${fl} }`;
     }
     case 'cvtsi2f': {
       if (row.cc !== 8) return undefined;
-      const ld = emitLoad(i, 1, 'v', 'vh');
+      const ld = load(g, i, 1, k, `v${k}`);
       if (!ld) return undefined;
-      const val = ops[1]!.size === 8 ? 'vh * 4294967296 + (v >>> 0)' : 'v';
-      return `${mark}{ ${eaCode} ${ld} c.xf64[${ops[0]!.reg * 2}] = ${val}; }`;
+      const val = sv!.size === 8 ? `v${k}h * 4294967296 + (v${k} >>> 0)` : `v${k}`;
+      return `${eaCode} ${ld} ${g.xset(d!.reg, val)}`;
     }
     case 'cvtf2si': {
       // CVTTSD2SI in range inline; out-of-range and NaN (integer indefinite) through the handler.
       if (row.cc !== (8 | 0x10)) return undefined;
-      const d = ops[0]!;
-      const sv = ops[1]!;
-      const load =
-        sv.kind === OK.XMM
-          ? `const b = c.xf64[${sv.reg * 2}];`
-          : 'X.I32[0] = m.rd64(a); X.I32[1] = m.hi; const b = X.F64[0];';
-      const lim = d.size === 8 ? '9007199254740992' : '2147483648';
+      let load: string;
+      let b = `b${k}`;
+      if (sv!.kind === OK.XMM) [load, b] = g.xget(sv!.reg);
+      else load = `${g.rd(k, `a${k}`, 8, `v${k}`)} X.I32[0] = v${k}; X.I32[1] = v${k}h; const b${k} = X.F64[0];`;
+      const lim = d!.size === 8 ? '9007199254740992' : '2147483648';
+      const t = `t${k}`;
       const wr =
-        d.size === 8
-          ? `const lo = t % 4294967296; r[${2 * d.reg}] = lo | 0; r[${2 * d.reg + 1}] = ((t - lo) / 4294967296 - (lo < 0 ? 1 : 0)) | 0;`
-          : `r[${2 * d.reg}] = t | 0; r[${2 * d.reg + 1}] = 0;`;
-      return `${mark}{ ${eaCode} ${load} const t = Math.trunc(b); if (t > -${lim} && t < ${lim}) { ${wr} } else { c.nextRip = base + NEXT; I[${k}].exec(c, I[${k}]); } }`;
-    }
-    case 'setcc': {
-      const stc = emitStore(i, 0, 'v', '0');
-      if (!stc) return undefined;
-      const smc =
-        ops[0]!.kind === OK.MEM ? ' if (m.smc) { m.smc = false; c.rip = base + NEXT; return done + K1; }' : '';
-      return `${mark}{ ${eaCode} const v = ${emitCond(row.cc!)} ? 1 : 0; ${stc}${smc} }`;
-    }
-    case 'cmov': {
-      const d = ops[0]!;
-      if (d.size !== 4 && d.size !== 8) return undefined;
-      const ld = emitLoad(i, 1, 'v', 'vh');
-      if (!ld) return undefined;
-      const R = 2 * d.reg;
-      // The source is read whatever the condition; a 32-bit CMOVcc zero-extends even when false.
-      return `${mark}{ ${eaCode} ${ld} if (${emitCond(row.cc!)}) { r[${R}] = v; r[${R + 1}] = ${d.size === 8 ? 'vh' : '0'}; } ${d.size === 4 ? `else r[${R + 1}] = 0;` : ''} }`;
-    }
-    case 'ret': {
-      const extra = ops.length ? i.imm & 0xffff : 0;
-      // Read the return address, check it, then move RSP (the handler's order); odd cases use the handler.
-      return `c.blk = ${k}; { const sp = r[9] * 4294967296 + (r[8] >>> 0); if (sp < -${CANON} || sp >= ${CANON - 8}) { c.nextRip = base + NEXT; I[${k}].exec(c, I[${k}]); c.rip = c.nextRip; return done + ${k + 1}; } const lo = m.rd64(sp), t = m.hi * 4294967296 + (lo >>> 0); if (t < -${CANON} || t >= ${CANON}) { c.nextRip = base + NEXT; I[${k}].exec(c, I[${k}]); } const n = sp + ${8 + extra}; const nl = n % 4294967296; r[8] = nl | 0; r[9] = ((n - nl) / 4294967296 - (nl < 0 ? 1 : 0)) | 0; c.rip = t; return done + ${k + 1}; }`;
-    }
-    case 'imul2':
-    case 'imul3': {
-      // 32-bit register forms: Math.imul and an exact overflow test; flags as mulFlags() (SF, PF from the low
-      // half, ZF = AF = 0, CF = OF = overflow), written non-lazily.
-      const d = ops[0]!;
-      if (d.size !== 4) return undefined;
-      const lx = emitLoad(i, sem === 'imul2' ? 0 : 1, 'x', 'xh');
-      const ly = emitLoad(i, sem === 'imul2' ? 1 : 2, 'y', 'yh');
-      if (!lx || !ly) return undefined;
-      const fl = deadFlags
-        ? ''
-        : 'c.flags = (c.flags & -2262) | (z * 1 !== x * y ? 2049 : 0) | (z < 0 ? 128 : 0) | X.PARITY[z & 255]; c.lazy = 0;';
-      return `${mark}{ ${eaCode} ${lx} ${ly} const z = Math.imul(x, y); r[${2 * d.reg}] = z; r[${2 * d.reg + 1}] = 0; ${fl} }`;
-    }
-    case 'call': {
-      const t = next + i.imm;
-      return `c.blk = ${k}; { const t = base + ${t}; if (t < -${CANON} || t >= ${CANON}) { c.nextRip = base + NEXT; I[${k}].exec(c, I[${k}]); } const ret = base + NEXT; X.push(c, 8, ret % 4294967296 | 0, Math.floor(ret / 4294967296) | 0); c.rip = t; return done + ${k + 1}; }`;
-    }
-    case 'incdec': {
-      const d = ops[0]!;
-      if (d.kind !== OK.REG || (d.size !== 4 && d.size !== 8)) return undefined;
-      const dec = row.cc === 1;
-      const lx = emitLoad(i, 0, 'x', 'xh')!;
-      const cf = '((c.lazy ? c.laux : c.flags) & 1)';
-      if (d.size === 4) {
-        return `{ ${lx} const cf = ${cf}; const z = (x ${dec ? '-' : '+'} 1) | 0; r[${2 * d.reg}] = z; r[${2 * d.reg + 1}] = 0; c.lres = z; c.lhi = 0; c.lsize = 4; c.laux = cf | ((x ^ 1 ^ z) & 16) | (${dec ? '((x ^ 1) & (x ^ z))' : '((x ^ z) & (1 ^ z))'} < 0 ? 2048 : 0); c.lazy = 1; }`;
-      }
-      return `{ ${lx} const cf = ${cf}; const z = X.${dec ? 'sub' : 'add'}(c, 8, x, xh, 1, 0, 0), zh = c.hi; c.laux = (c.laux & -2) | cf; r[${2 * d.reg}] = z; r[${2 * d.reg + 1}] = zh; }`;
-    }
-    case 'lea': {
-      const d = ops[0]!;
-      if (i.asize !== 8 || i.seg !== SEG_NONE) return undefined;
-      if (i.ripRel) {
-        return `{ const v = base + ${next + i.disp}; r[${2 * d.reg}] = v % 4294967296 | 0; ${d.size === 8 ? `r[${2 * d.reg + 1}] = Math.floor(v / 4294967296) | 0;` : d.size === 4 ? `r[${2 * d.reg + 1}] = 0;` : ''} }`;
-      }
-      if (d.size === 4 || d.size === 2) {
-        const terms: string[] = [];
-        if (i.base >= 0) terms.push(`r[${2 * i.base}]`);
-        if (i.index >= 0) terms.push(i.scale ? `(r[${2 * i.index}] << ${i.scale})` : `r[${2 * i.index}]`);
-        terms.push(String(i.disp | 0));
-        const v = `(${terms.join(' + ')}) | 0`;
-        return d.size === 4
-          ? `{ r[${2 * d.reg}] = ${v}; r[${2 * d.reg + 1}] = 0; }`
-          : `{ r[${2 * d.reg}] = (r[${2 * d.reg}] & -65536) | ((${v}) & 65535); }`;
-      }
-      // 64-bit: exact in doubles when every register is below 2^52 in magnitude (else the handler).
-      const guards: string[] = [];
-      const terms: string[] = [];
-      if (i.base >= 0) {
-        guards.push(`r[${2 * i.base + 1}]`);
-        terms.push(regNum(i.base));
-      }
-      if (i.index >= 0) {
-        guards.push(`r[${2 * i.index + 1}]`);
-        terms.push(`${regNum(i.index)} * ${1 << i.scale}`);
-      }
-      terms.push(String(i.disp));
-      const g = guards.map((h) => `${h} > 1048575 || ${h} < -1048576`).join(' || ');
-      return `{ const v = ${g ? `${g} ? NaN : ` : ''}${terms.join(' + ')}; if (!(v > -9007199254740992 && v < 9007199254740992)) { c.nextRip = base + ${next}; I[${k}].exec(c, I[${k}]); } else { const lo = v % 4294967296; r[${2 * d.reg}] = lo | 0; r[${2 * d.reg + 1}] = ((v - lo) / 4294967296 - (lo < 0 ? 1 : 0)) | 0; } }`;
-    }
-    case 'push': {
-      if (i.opsize !== 8) return undefined;
-      const ld = emitLoad(i, 0, 'v', 'vh');
-      if (!ld) return undefined;
-      return `c.blk = ${k}; { ${eaCode} ${ld} X.push(c, 8, v, ${ops[0]!.kind === OK.IMM ? i.immHi | 0 : 'vh'}); if (m.smc) { m.smc = false; c.rip = base + NEXT; return done + K1; } }`;
-    }
-    case 'pop': {
-      const d = ops[0]!;
-      if (i.opsize !== 8 || d.kind !== OK.REG) return undefined;
-      return `c.blk = ${k}; { const sp = r[9] * 4294967296 + (r[8] >>> 0); if (sp < -${CANON} || sp >= ${CANON}) { c.nextRip = base + NEXT; I[${k}].exec(c, I[${k}]); } else { const lo = m.rd64(sp), hi = m.hi; const n = sp + 8; const nl = n % 4294967296; r[8] = nl | 0; r[9] = ((n - nl) / 4294967296 - (nl < 0 ? 1 : 0)) | 0; r[${2 * d.reg}] = lo; r[${2 * d.reg + 1}] = hi; } }`;
-    }
-    case 'movx':
-    case 'movxa': {
-      // 128-bit moves: register copies inline; loads and stores through the MMU (alignment per 'movxa').
-      const d = ops[0]!;
-      const sv = ops[1]!;
-      const aligned = sem === 'movxa';
-      if (d.kind === OK.XMM && sv.kind === OK.XMM) {
-        const D = d.reg * 4;
-        const S = sv.reg * 4;
-        return `{ const x = c.x32; x[${D}] = x[${S}]; x[${D + 1}] = x[${S + 1}]; x[${D + 2}] = x[${S + 2}]; x[${D + 3}] = x[${S + 3}]; }`;
-      }
-      const al = aligned ? `if (a % 16 !== 0) { c.nextRip = base + NEXT; I[${k}].exec(c, I[${k}]); }` : '';
-      if (d.kind === OK.XMM) {
-        const D = d.reg * 4;
-        return `${mark}{ ${eaCode} ${al} const l0 = m.rd64(a), h0 = m.hi, l1 = m.rd64(a + 8), h1 = m.hi; const x = c.x32; x[${D}] = l0; x[${D + 1}] = h0; x[${D + 2}] = l1; x[${D + 3}] = h1; }`;
-      }
-      const S = sv.reg * 4;
-      return `${mark}{ ${eaCode} ${al} const x = c.x32; m.probeW(a, 16); m.wr64(a, x[${S}], x[${S + 1}]); m.wr64(a + 8, x[${S + 2}], x[${S + 3}]); if (m.smc) { m.smc = false; c.rip = base + NEXT; return done + K1; } }`;
-    }
-    case 'plogic':
-    case 'padd':
-    case 'psub': {
-      // Register-register forms on dwords (and whole-register logic) inline.
-      const d = ops[0]!;
-      const sv = ops[1]!;
-      if (sv.kind !== OK.XMM) return undefined;
-      if (sem !== 'plogic' && row.cc !== 4) return undefined;
-      const D = d.reg * 4;
-      const S = sv.reg * 4;
-      const e =
-        sem === 'padd'
-          ? (j: number) => `(x[${D + j}] + x[${S + j}]) | 0`
-          : sem === 'psub'
-            ? (j: number) => `(x[${D + j}] - x[${S + j}]) | 0`
-            : row.cc === 0
-              ? (j: number) => `x[${D + j}] & x[${S + j}]`
-              : row.cc === 1
-                ? (j: number) => `~x[${D + j}] & x[${S + j}]`
-                : row.cc === 2
-                  ? (j: number) => `x[${D + j}] | x[${S + j}]`
-                  : (j: number) => `x[${D + j}] ^ x[${S + j}]`;
-      return `{ const x = c.x32; const t0 = ${e(0)}, t1 = ${e(1)}, t2 = ${e(2)}, t3 = ${e(3)}; x[${D}] = t0; x[${D + 1}] = t1; x[${D + 2}] = t2; x[${D + 3}] = t3; }`;
-    }
-    case 'pshiftI': {
-      // Dword shifts by an immediate.
-      const cc = row.cc!;
-      if ((cc & 0xf) !== 4) return undefined;
-      const D = ops[0]!.reg * 4;
-      const n = i.imm & 0xff;
-      const arith = (cc & 0x10) !== 0;
-      const left = (cc & 0x20) !== 0;
-      const e = (j: number) =>
-        n > 31
-          ? arith
-            ? `x[${D + j}] >> 31`
-            : '0'
-          : left
-            ? `x[${D + j}] << ${n}`
-            : arith
-              ? `x[${D + j}] >> ${n}`
-              : `(x[${D + j}] >>> ${n}) | 0`;
-      return `{ const x = c.x32; x[${D}] = ${e(0)}; x[${D + 1}] = ${e(1)}; x[${D + 2}] = ${e(2)}; x[${D + 3}] = ${e(3)}; }`;
-    }
-    case 'shift': {
-      // Immediate counts on 32-bit registers inline (the flag rules of alu.ts shift()); the rest call it.
-      const d = ops[0]!;
-      const cnt = ops[1]!;
-      if (d.kind !== OK.REG || cnt.kind !== OK.IMM) return undefined;
-      const kk = row.cc!;
-      const n = i.imm & (d.size === 8 ? 63 : 31);
-      const R = 2 * d.reg;
-      if (n === 0 || d.size !== 4 || kk === 2 || kk === 3) {
-        if (d.size !== 8 && d.size !== 4) return undefined;
-        return `{ const z = X.shift(c, ${kk}, ${d.size}, r[${R}], r[${R + 1}], ${i.imm & 0xff}, false); r[${R}] = z; r[${R + 1}] = ${d.size === 8 ? 'c.hi' : '0'}; }`;
-      }
-      // When a later instruction of the block overwrites every flag first, the flag updates are skipped.
-      const setCf = (cf: string) =>
-        deadFlags ? '' : `if (c.lazy) c.laux = (c.laux & -2) | ${cf}; else c.flags = (c.flags & -2) | ${cf};`;
-      const setCfOf = (cf: string, of: string) =>
-        deadFlags
-          ? ''
-          : `{ const f = ${cf} | (${of} ? 2048 : 0); if (c.lazy) c.laux = (c.laux & -2050) | f; else c.flags = (c.flags & -2050) | f; }`;
-      const lazy = (res: string, aux: string) =>
-        deadFlags ? '' : `c.lres = ${res}; c.lhi = 0; c.lsize = 4; c.laux = ${aux}; c.lazy = 1;`;
-      switch (kk) {
-        case 0:
-          return `{ const x = r[${R}]; const z = (x << ${n}) | (x >>> ${32 - n}); r[${R}] = z; r[${R + 1}] = 0; ${n === 1 ? setCfOf('(z & 1)', '((x ^ (x << 1)) < 0)') : setCf('(z & 1)')} }`;
-        case 1:
-          return `{ const x = r[${R}]; const z = (x >>> ${n}) | (x << ${32 - n}); r[${R}] = z; r[${R + 1}] = 0; ${n === 1 ? setCfOf('(z >>> 31)', '((x ^ (x << 31)) < 0)') : setCf('(z >>> 31)')} }`;
-        case 4:
-        case 6:
-          return `{ const x = r[${R}]; const z = x << ${n}; r[${R}] = z; r[${R + 1}] = 0; ${lazy('z', `((x >>> ${32 - n}) & 1) | ((x ^ (x << 1)) < 0 ? 2048 : 0)`)} }`;
-        case 5:
-          return `{ const x = r[${R}]; const z = (x >>> ${n}) | 0; r[${R}] = z; r[${R + 1}] = 0; ${lazy('z', `((x >>> ${n - 1}) & 1) | (x < 0 ? 2048 : 0)`)} }`;
-        default:
-          return `{ const x = r[${R}]; const z = x >> ${n}; r[${R}] = z; r[${R + 1}] = 0; ${lazy('z', `(x >> ${n - 1}) & 1`)} }`;
-      }
-    }
-    case 'jcc': {
-      const t = next + i.imm;
-      if (t === 0 && loop) {
-        // A branch back to the block start: keep iterating inside this function while the budget allows.
-        return `if (${emitCond(row.cc!)}) { done += ${k + 1}; if (rem - done >= ${loopLen}) { c.blkBase = done; continue; } c.rip = base; return done; }`;
-      }
-      return `if (${emitCond(row.cc!)}) { const t = base + ${t}; if (t < -${CANON} || t >= ${CANON}) { c.blk = ${k}; c.nextRip = base + NEXT; I[${k}].exec(c, I[${k}]); } c.rip = t; return done + ${k + 1}; }`;
-    }
-    case 'jmp': {
-      const t = next + i.imm;
-      if (t === 0 && loop) {
-        return `{ done += ${k + 1}; if (rem - done >= ${loopLen}) { c.blkBase = done; continue; } c.rip = base; return done; }`;
-      }
-      return `{ const t = base + ${t}; if (t < -${CANON} || t >= ${CANON}) { c.blk = ${k}; c.nextRip = base + NEXT; I[${k}].exec(c, I[${k}]); } c.rip = t; return done + ${k + 1}; }`;
+        d!.size === 8
+          ? g.setReg(d!.reg, 8, `(${t} | 0)`, `(Math.floor(${t} / 4294967296) | 0)`)
+          : g.setReg(d!.reg, 4, `(${t} | 0)`, '0');
+      const slow = `{ ${handlerInline(g, i, k, next)} ${g.setReg(d!.reg, d!.size, `R[${2 * d!.reg}]`, `R[${2 * d!.reg + 1}]`)} }`;
+      return `${eaCode} ${load} const ${t} = Math.trunc(${b}); if (${t} > -${lim} && ${t} < ${lim}) { ${wr} } else ${slow}`;
     }
     default:
       return undefined;
   }
 }
 
-/** Byte offset of each instruction of the block from its start, plus the end offset. */
-export function blockOffsets(insns: readonly Insn[]): number[] {
-  const offs = [0];
-  for (const i of insns) offs.push(offs[offs.length - 1]! + i.len);
-  return offs;
+/**
+ * PSRLW/PSRAW/PSLLW, PSRLD/PSRAD/PSLLD and PSRLQ/PSLLQ by an immediate on register lane D (cc = width | 0x10
+ * arithmetic | 0x20 left, exec-sse.ts `doShift`): a count beyond the width clears the lanes (fills them with the
+ * sign for arithmetic shifts). Word lanes are shifted two at a time within dwords.
+ */
+function shiftLanes(cc: number, D: number, n: number): string | undefined {
+  const w = cc & 0xf;
+  const arith = (cc & 0x10) !== 0;
+  const left = (cc & 0x20) !== 0;
+  const each = (f: (v: string) => string) => [0, 1, 2, 3].map((j) => `x[${D + j}] = ${f(`x[${D + j}]`)};`).join(' ');
+  if (w === 4) {
+    if (n > 31) return each((v) => (arith ? `${v} >> 31` : '0'));
+    return each((v) => (left ? `${v} << ${n}` : arith ? `${v} >> ${n}` : `(${v} >>> ${n}) | 0`));
+  }
+  if (w === 2) {
+    if (arith) {
+      const s = Math.min(n, 15);
+      return each((v) => `((${v} >> ${s}) & -65536) | (((${v} << 16) >> ${16 + s}) & 65535)`);
+    }
+    if (n > 15) return each(() => '0');
+    const m = left ? (0xffff << n) & 0xffff : 0xffff >>> n;
+    const mask = (m << 16) | m | 0;
+    return each((v) => (left ? `(${v} << ${n}) & ${mask}` : `(${v} >>> ${n}) & ${mask}`));
+  }
+  if (w !== 8 || arith) return undefined;
+  const out: string[] = [];
+  for (const q of [0, 2]) {
+    const lo = `x[${D + q}]`;
+    const hi = `x[${D + q + 1}]`;
+    let nl: string;
+    let nh: string;
+    if (n > 63) [nl, nh] = ['0', '0'];
+    else if (n === 0) continue;
+    else if (left) [nl, nh] = n >= 32 ? ['0', `l << ${n - 32}`] : [`l << ${n}`, `(h << ${n}) | (l >>> ${32 - n})`];
+    else [nl, nh] = n >= 32 ? [`(h >>> ${n - 32}) | 0`, '0'] : [`(l >>> ${n}) | (h << ${32 - n})`, `(h >>> ${n}) | 0`];
+    out.push(`{ const l = ${lo}, h = ${hi}; ${lo} = ${nl}; ${hi} = ${nh}; }`);
+  }
+  return out.join(' ');
 }
 
 /**
- * Compiles a block (the whole decoded block; REP-string and stop instructions go through their handlers).
- * A block ending in a branch to its own start becomes a loop that runs while `rem` (the remaining budget)
- * allows another full iteration; `c.blkBase` counts the instructions of completed iterations.
+ * PUNPCKL/H{BW,WD,DQ,QDQ} (and UNPCKL/HPS/PD) on dwords d0..d3 (destination) and s0..s3 (source): the lanes
+ * of the low (high, cc & 0x10) halves interleaved, destination first (SDM "PUNPCKLBW").
  */
-export function compileBlock(insns: readonly Insn[]): BlockFn {
-  const offs = blockOffsets(insns);
-  // Any Jcc/JMP back to the block start makes the block a loop.
-  const loop = insns.some((i, k) => (i.row?.sem === 'jcc' || i.row?.sem === 'jmp') && offs[k + 1]! + i.imm === 0);
-  loopLen = insns.length;
-  const parts: string[] = ['const r = c.r, m = c.m, base = c.rip; let done = 0; c.blkBase = 0;'];
-  if (loop) parts.push('for (;;) {');
-  knownFlags = 0;
-  const dead = deadFlagSet(insns);
-  insns.forEach((i, k) => {
-    const off = offs[k]!;
-    const next = offs[k + 1]!;
-    deadFlags = dead[k]!;
-    const inline = emitInline(i, k, next, loop);
-    if (inline !== undefined) {
-      parts.push(inline.replaceAll('NEXT', String(next)).replaceAll('K1', String(k + 1)));
-      const eff = flagEffect(i);
-      if (eff !== 'keep') knownFlags = eff === 4 || eff === 8 || eff === -1 ? eff : 0;
-      return;
-    }
-    knownFlags = 0;
-    // Fallback: the interpreter handler, with RIP and next-RIP as run() would set them.
-    const branchy = !i.row || i.row.flags & (F.BRANCH | F.REP);
-    parts.push(
-      `c.blk = ${k}; c.rip = base + ${off}; c.nextRip = base + ${next}; I[${k}].exec(c, I[${k}]);` +
-        (branchy ? ` if (c.nextRip !== base + ${next}) { c.rip = c.nextRip; return done + ${k + 1}; }` : '') +
-        ` if (m.smc) { m.smc = false; c.rip = base + ${next}; return done + ${k + 1}; }`,
+function unpackLanes(cc: number): string[] {
+  const w = cc & 0xf;
+  const [dA, dB, sA, sB] = cc & 0x10 ? ['d2', 'd3', 's2', 's3'] : ['d0', 'd1', 's0', 's1'];
+  if (w === 8) return [dA, dB, sA, sB];
+  if (w === 4) return [dA, sA, dB, sB];
+  // Word j of the half, from dword j >> 1.
+  const word = (a: string, b: string, j: number) => {
+    const v = j < 2 ? a : b;
+    return j % 2 ? `(${v} >>> 16)` : `(${v} & 65535)`;
+  };
+  const out: string[] = [];
+  for (let j = 0; j < 4; j++) {
+    const dw = word(dA, dB, j);
+    const sw = word(sA, sB, j);
+    out.push(
+      w === 2
+        ? `${dw} | (${sw} << 16)`
+        : `(${dw} & 255) | ((${sw} & 255) << 8) | ((${dw} & 65280) << 8) | ((${sw} & 65280) << 16)`,
     );
-  });
-  parts.push(`c.rip = base + ${offs[insns.length]}; return done + ${insns.length};`);
-  if (loop) parts.push('}');
-  // Generating a block function is the point of the JIT (CpuOptions.jit turns it off where eval is barred).
-  return new Function('c', 'I', 'X', 'rem', parts.join('\n')) as BlockFn;
+  }
+  return out;
+}
+
+/**
+ * PACKSSWB (0), PACKUSWB (1), PACKSSDW (2), PACKUSDW (3) on dwords d0..d3 and s0..s3: signed words (dwords)
+ * saturated to bytes (words), the destination's first (SDM "PACKSSWB").
+ */
+function packLanes(k: number): string[] {
+  const src = ['d0', 'd1', 'd2', 'd3', 's0', 's1', 's2', 's3'];
+  if (k >= 2) {
+    const sw = (v: string) =>
+      k === 2
+        ? `(${v} < -32768 ? 32768 : ${v} > 32767 ? 32767 : ${v} & 65535)`
+        : `(${v} < 0 ? 0 : ${v} > 65535 ? 65535 : ${v})`;
+    return [0, 1, 2, 3].map((j) => `${sw(src[2 * j]!)} | (${sw(src[2 * j + 1]!)} << 16)`);
+  }
+  const words: string[] = [];
+  for (const v of src) words.push(`((${v} << 16) >> 16)`, `(${v} >> 16)`);
+  const sb = (e: string) =>
+    k === 0 ? `(${e} < -128 ? 128 : ${e} > 127 ? 127 : ${e} & 255)` : `(${e} < 0 ? 0 : ${e} > 255 ? 255 : ${e})`;
+  return [0, 1, 2, 3].map((j) =>
+    [0, 1, 2, 3].map((b) => (b ? `(${sb(words[4 * j + b]!)} << ${8 * b})` : sb(words[4 * j]!))).join(' | '),
+  );
+}
+
+/**
+ * Runs instruction k's handler from inside an inlined SSE instruction, for its rare cases (a NaN result, an
+ * out-of-range conversion). The handler reads XMM state and at most its address registers, which go to the
+ * Cpu first, and writes XMM state (the caller reloads a GPR destination).
+ */
+function handlerInline(g: Gen, i: Insn, k: number, next: number): string {
+  const regs = i.hasMem && !i.ripRel ? [i.base, i.index].filter((r) => r >= 0) : [];
+  const spill = regs.map((r) => `R[${2 * r}] = ${g.reg(r, 8)}; R[${2 * r + 1}] = ${g.hi(r)};`).join(' ');
+  return `{ ${spill} ${g.xflush()} c.blk = ${k}; c.nextRip = base + ${next}; I[${k}].exec(c, I[${k}]); }`;
+}
+
+// ---- regions ----------------------------------------------------------------------------------------------
+
+/**
+ * SSE handlers that read no GPR besides their address registers and a GPR source operand, no flag, and write
+ * neither (exec-sse.ts): calling one needs no write-back and no reload of the other locals.
+ */
+const XMM_ONLY = new Set([
+  'movx',
+  'movxa',
+  'movss',
+  'movsd',
+  'movq',
+  'movdToX',
+  'movlo',
+  'movhi',
+  'movhl',
+  'movdup',
+  'plogic',
+  'padd',
+  'psub',
+  'paddsat',
+  'pmul',
+  'pavg',
+  'pminmax',
+  'pcmpeq',
+  'pcmpgt',
+  'pack',
+  'punpck',
+  'pshuf',
+  'pshufb',
+  'pshift',
+  'pshiftI',
+  'pbshift',
+  'psadbw',
+  'pinsr',
+  'palignr',
+  'psign',
+  'pabs',
+  'phadd',
+  'pmovx',
+  'pblendv',
+  'pblend',
+  'phminposuw',
+  'mpsadbw',
+  'fadd',
+  'fsub',
+  'fmul',
+  'fdiv',
+  'fsqrt',
+  'fmin',
+  'fmax',
+  'fhadd',
+  'faddsub',
+  'fcmp',
+  'shufp',
+  'cvtfp',
+  'cvtsi2f',
+  'fround',
+  'fdp',
+  'insertps',
+  'aes',
+  'aeskeygen',
+  'pclmul',
+]);
+
+/** Register-only forms that neither read nor write flags and cannot fault (LEA touches no memory). */
+const FLAG_NEUTRAL = new Set([
+  'mov',
+  'movzx',
+  'movsx',
+  'movsxd',
+  'not',
+  'bswap',
+  'xchg',
+  'cbw',
+  'cwd',
+  'nop',
+  'movx',
+  'movxa',
+  'movq',
+  'movsd',
+  'plogic',
+  'padd',
+  'psub',
+  'pshiftI',
+  'pbshift',
+  'punpck',
+  'pack',
+]);
+
+/** How an instruction treats the flags before it: 'kill' (writes all six, cannot fault first), 'neutral', 'use'. */
+function flagRole(i: Insn): 'kill' | 'neutral' | 'use' | 'rotate' {
+  const row = i.row;
+  if (!row || i.pfx & PFX.LOCK) return 'use';
+  const sem = row.sem;
+  if (sem === 'lea') return 'neutral';
+  if (i.hasMem) return 'use';
+  if (FLAG_NEUTRAL.has(sem)) return 'neutral';
+  const size = i.ops[0]?.size ?? 0;
+  switch (sem) {
+    case 'alu':
+      return row.cc === 2 || row.cc === 3 ? 'use' : 'kill';
+    case 'test':
+    case 'neg':
+      return 'kill';
+    case 'imul2':
+    case 'imul3':
+      return size === 4 ? 'kill' : 'use';
+    case 'comis':
+      return 'kill';
+    case 'shift': {
+      if (i.ops[1]!.kind !== OK.IMM || (size !== 4 && size !== 8)) return 'use';
+      const n = i.imm & (size === 8 ? 63 : 31);
+      if (n === 0) return 'neutral';
+      const k = row.cc!;
+      return k === 0 || k === 1 ? 'rotate' : k === 2 || k === 3 ? 'use' : 'kill';
+    }
+    default:
+      return 'use';
+  }
+}
+
+/**
+ * For each instruction of a block, whether the flags it leaves are dead: a later instruction of the block
+ * writes all six before anything — a flag read, a possible fault, a handler, the block's end — can observe
+ * them. A fault exposes the flags, so only register forms count as killing.
+ */
+function deadFlagsOf(insns: readonly Insn[]): boolean[] {
+  const dead = insns.map(() => false);
+  let live = true;
+  for (let p = insns.length - 1; p >= 0; p--) {
+    dead[p] = !live;
+    const role = flagRole(insns[p]!);
+    if (role === 'kill') live = false;
+    else if (role === 'use' || (role === 'rotate' && live)) live = true;
+  }
+  return dead;
+}
+
+/** Whether a block's last instruction lets execution fall through to the next address. */
+function fallsThrough(insns: readonly Insn[]): boolean {
+  const last = insns[insns.length - 1]!;
+  const f = last.row ? last.row.flags : F.STOP;
+  return !(f & F.STOP) && !(f & F.BRANCH && last.row!.sem !== 'jcc');
+}
+
+/**
+ * Page offsets a block transfers to directly: branch and call targets, the return site after a call, and the
+ * fall-through.
+ */
+export function successors(b: RegionBlock): number[] {
+  const out: number[] = [];
+  let off = b.off;
+  for (const i of b.insns) {
+    off += i.len;
+    const sem = i.row?.sem;
+    if (sem === 'jcc' || sem === 'jmp' || sem === 'call') {
+      const t = off + i.imm;
+      if (inPage(t)) out.push(t);
+      if (sem === 'call' && off < 4096) out.push(off);
+    }
+  }
+  if (fallsThrough(b.insns) && off < 4096) out.push(off);
+  return out;
+}
+
+/**
+ * Compiles a region (blocks[0] is the entry; all blocks come from one page), or returns undefined when its
+ * code would exceed `maxSource` characters. Generated code is the point of the JIT; `CpuOptions.jit` turns it
+ * off where eval is barred.
+ */
+export function compileRegion(blocks: readonly RegionBlock[], maxSource = Infinity): Compiled | undefined {
+  const labels = new Map<number, number>();
+  for (const [j, b] of blocks.entries()) labels.set(b.off, j);
+  const g = new Gen(labels);
+  for (const b of blocks) {
+    let off = b.off;
+    for (const i of b.insns) {
+      off += i.len;
+      if (i.row?.sem === 'call' && labels.has(off) && g.returnSites.length < 8) g.returnSites.push(off);
+    }
+  }
+  const all: Insn[] = [];
+  const offs: number[] = [];
+  const poss: number[] = [];
+  const cases: string[] = [];
+  for (const [j, b] of blocks.entries()) {
+    // Every way into a block leaves the locals as the state (see Gen).
+    g.stale = false;
+    g.dirty = 'all';
+    g.flagsDirty = true;
+    g.fresh.clear();
+    g.flagsFresh = false;
+    g.known = undefined;
+    g.xs.fill(0);
+    const len = b.insns.length;
+    // A block starts only when the budget covers it all (run() checked the first entry; loops come back here).
+    const parts: string[] = [`case ${j}: {`, `if (rem - done < ${len}) ${g.exit(`base + ${b.off}`, 'done')}`];
+    let off = b.off;
+    const dead = deadFlagsOf(b.insns);
+    for (const [pos, i] of b.insns.entries()) {
+      const k = all.length;
+      all.push(i);
+      offs.push(off);
+      poss.push(pos);
+      const next = off + i.len;
+      g.begin();
+      g.deadFlags = dead[pos]!;
+      const xs = g.xs.slice();
+      const inline = emit(g, i, k, next, pos);
+      g.deadFlags = false;
+      // An instruction left to its handler changed no cache state.
+      if (inline === undefined) for (let r = 0; r < 16; r++) g.xs[r] = xs[r]!;
+      const at = `base + ${off}, base + ${next}`;
+      if (inline !== undefined) parts.push(g.finish(inline));
+      else if (g.abandon() && i.row && XMM_ONLY.has(i.row.sem)) {
+        // An SSE handler: it reads at most its address registers and a GPR source, and writes no GPR or flag.
+        const regs: number[] = [];
+        if (i.hasMem && !i.ripRel) for (const r of [i.base, i.index]) if (r >= 0) regs.push(r);
+        for (const o of i.ops) if (o.kind === OK.REG) regs.push(o.reg >= 16 ? o.reg - 16 : o.reg);
+        const dest = i.ops[0]?.kind === OK.XMM ? i.ops[0].reg : -1;
+        const call = `${g.xmmCall(regs, dest)} c.blk = ${k}; if (X.call(c, I[${k}], ${at}))`;
+        parts.push(`${call} ${g.exit('c.rip', `done + ${pos + 1}`)}`);
+      } else {
+        // The interpreter handler, with RIP and next-RIP as run() would set them.
+        const call = `${g.handlerCall()} c.blk = ${k}; if (X.call(c, I[${k}], ${at}))`;
+        parts.push(`${call} ${g.exit('c.rip', `done + ${pos + 1}`)}`);
+      }
+      off = next;
+    }
+    // The end of the block: on to the next block of the region, or out.
+    const t = fallsThrough(b.insns) ? labels.get(off) : undefined;
+    parts.push(t !== undefined ? g.jump(off, len) : g.exit(`base + ${off}`, `done + ${len}`));
+    parts.push('}');
+    cases.push(parts.join('\n'));
+  }
+  const regs = [...Array(16).keys()];
+  const used = regs.filter((n) => g.used[n]);
+  const written = regs.filter((n) => g.written[n]);
+  const spill =
+    written.map((n) => `R[${2 * n}] = l${n}; R[${2 * n + 1}] = h${n};`).join(' ') + (g.flagsWritten ? FLAG_SPILL : '');
+  const reload = `${used.map((n) => `l${n} = R[${2 * n}]; h${n} = R[${2 * n + 1}];`).join(' ')}${g.flagsUsed ? FLAG_RELOAD : ''} sp = 0;`;
+  const decl = [
+    // Strict: a name the generator failed to declare is an error, not a global.
+    "'use strict';",
+    'const R = c.r, m = c.m, x = c.x32, xf64 = c.xf64, xf32 = c.xf32;',
+    // The code page's linear address, and as int32 halves for RIP-relative addresses.
+    `const base = c.rip - ${blocks[0]!.off}, B0 = base | 0, B1 = Math.floor(base / 4294967296) | 0;`,
+    'let done = 0, L = 0, sp = 0, nret = 0;',
+    used.length ? `let ${used.map((n) => `l${n} = R[${2 * n}], h${n} = R[${2 * n + 1}]`).join(', ')};` : '',
+    g.flagsUsed
+      ? 'let fl = c.flags, lz = c.lazy, fr = c.lres, fh = c.lhi, fs = c.lsize, fa = c.laux, fk = 0, fx = 0, fxh = 0, fy = 0, fyh = 0;'
+      : '',
+    g.sites ? `let ${[...Array(g.sites).keys()].map((j) => `p${j} = 1, q${j} = 0, d${j} = X.DV0`).join(', ')};` : '',
+    g.xdUsed.some((u) => u)
+      ? `let ${regs
+          .filter((r) => g.xdUsed[r])
+          .map((r) => `xd${r} = 0`)
+          .join(', ')};`
+      : '',
+  ];
+  const body = `${decl.join('\n')}
+try {
+out: for (;;) {
+switch (L) {
+${cases.join('\n')}
+}
+}
+} catch (e) {
+c.blkBase = done;
+if (sp === 0) { ${SPILL} }
+throw e;
+}
+if (sp === 0) { ${SPILL} }
+return nret;`;
+  const src = body
+    .replaceAll(SPILL, spill)
+    .replaceAll(RELOAD, reload)
+    .replaceAll(FLAG_SPILL_IF, g.flagsWritten ? FLAG_SPILL : '');
+  if (src.length > maxSource) return undefined;
+  return { fn: functionFor(src), insns: all, off: Int32Array.from(offs), pos: Int32Array.from(poss) };
+}
+
+/**
+ * Compiled functions by source text. The code depends only on the instruction bytes it was generated from
+ * (the Cpu, the instructions and the helpers are arguments), so machines and CPUs running the same code share
+ * one function — and the optimized machine code V8 built for it. Bounded by total source size; the oldest
+ * entries go first.
+ */
+const FUNCTIONS = new Map<string, BlockFn>();
+const MAX_FUNCTION_SOURCE = 32 * 1024 * 1024;
+let functionSource = 0;
+
+function functionFor(src: string): BlockFn {
+  let fn = FUNCTIONS.get(src);
+  if (fn === undefined) {
+    fn = new Function('c', 'I', 'X', 'rem', src) as BlockFn;
+    functionSource += src.length;
+    for (const old of FUNCTIONS.keys()) {
+      if (functionSource <= MAX_FUNCTION_SOURCE) break;
+      FUNCTIONS.delete(old);
+      functionSource -= old.length;
+    }
+    FUNCTIONS.set(src, fn);
+  }
+  return fn;
 }

@@ -14,7 +14,7 @@ import { Cpu, type CpuOptions, type CpuState, StopSignal, TF, TWO32 } from './cp
 import { type Block, DecodeCache } from './decode-cache';
 import { decodeInsn, type Insn } from './decoder';
 import { bindHandler } from './exec';
-import { blockOffsets, compileBlock, HELPERS } from './jit';
+import { type Compiled, compileRegion, HELPERS, successors } from './jit';
 import { F } from './opcodes';
 
 /** Why run() returned. */
@@ -46,7 +46,7 @@ export interface RunResult {
 /** Longest run of instructions in one block. */
 const MAX_BLOCK = 128;
 /** Entries before a block is compiled to a JS function (CpuOptions.jitThreshold overrides). */
-const JIT_THRESHOLD = 2;
+const JIT_THRESHOLD = 32;
 
 /** Creates a CPU over `opts.mem` and `opts.pageTable`, in user mode (CPL 3) outside enclave mode. */
 export function createCpu(opts: CpuOptions): Cpu {
@@ -61,47 +61,67 @@ const tooLong: (c: Cpu, i: Insn) => void = () => {
   throw gp(0);
 };
 
-/** Decodes the block at linear `rip` (physical `pa`); caches it unless it comes from an abort page. */
-function buildBlock(c: Cpu, rip: number, slot: number, pa: number, cacheable: boolean): Block {
-  const m = c.m;
-  const page = m.u8X[slot]!;
-  let off = rip & (PAGE_SIZE - 1);
-  const insns: Insn[] = [];
-  let crossPage = false;
+/** Whether decoding stops after `insn`: an unconditional control transfer, or an instruction run() must see. */
+function endsBlock(insn: Insn): boolean {
+  // Blocks run on past conditional branches (a taken branch leaves the block early); anything else that
+  // transfers control or must be seen by the loop (POPF and TF) ends the block.
+  const f = insn.row ? insn.row.flags : F.STOP;
+  return (f & F.STOP) !== 0 || ((f & F.BRANCH) !== 0 && !CONDITIONAL.has(insn.row!.sem));
+}
+
+/**
+ * Decodes a block's instructions from `page` at offset `off` into `insns`, up to the block's end. Returns
+ * 'cross' when the next instruction continues on the following page (it is not decoded).
+ */
+function decodeRun(page: Uint8Array, off: number, insns: Insn[]): 'end' | 'cross' {
+  let o = off;
   while (insns.length < MAX_BLOCK) {
-    let insn = decodeInsn(page, off, PAGE_SIZE);
-    if (insn.len === -1) {
-      if (insns.length > 0) break; // end the block before a page-crossing instruction
-      // Fetch the next page (which may fault with #PF, I/D set, at the next page's address).
-      const next = rip - (rip & (PAGE_SIZE - 1)) + PAGE_SIZE;
-      const s2 = m.fetchSlot(next);
-      const buf = new Uint8Array(32);
-      const head = PAGE_SIZE - off;
-      buf.set(page.subarray(off, PAGE_SIZE), 0);
-      buf.set(m.u8X[s2]!.subarray(0, 32 - head), head);
-      insn = decodeInsn(buf, 0, 32);
-      crossPage = true;
-    }
+    const insn = decodeInsn(page, o, PAGE_SIZE);
+    if (insn.len === -1) return 'cross';
     if (insn.len === -2) {
       insn.len = 15;
       insn.exec = tooLong;
       insns.push(insn);
-      break;
+      return 'end';
     }
     bindHandler(insn);
     insns.push(insn);
-    off += insn.len;
-    // Blocks run on past conditional branches (a taken branch leaves the block early); anything else that
-    // transfers control or must be seen by the loop (POPF and TF) ends the block.
-    const f = insn.row ? insn.row.flags : F.STOP;
-    if (crossPage || f & F.STOP || (f & F.BRANCH && !CONDITIONAL.has(insn.row!.sem)) || off >= PAGE_SIZE) break;
+    o += insn.len;
+    if (endsBlock(insn) || o >= PAGE_SIZE) return 'end';
+  }
+  return 'end';
+}
+
+/** Decodes the block at linear `rip` (physical `pa`); caches it unless it comes from an abort page. */
+function buildBlock(c: Cpu, rip: number, slot: number, pa: number, cacheable: boolean): Block {
+  const m = c.m;
+  const page = m.u8X[slot]!;
+  const off = rip & (PAGE_SIZE - 1);
+  const insns: Insn[] = [];
+  let crossPage = false;
+  if (decodeRun(page, off, insns) === 'cross' && insns.length === 0) {
+    // The first instruction runs into the next page: fetch it (which may fault with #PF, I/D set, at the next
+    // page's address) and decode the instruction alone, as a block of its own.
+    const next = rip - off + PAGE_SIZE;
+    const s2 = m.fetchSlot(next);
+    const buf = new Uint8Array(32);
+    const head = PAGE_SIZE - off;
+    buf.set(page.subarray(off, PAGE_SIZE), 0);
+    buf.set(m.u8X[s2]!.subarray(0, 32 - head), head);
+    const insn = decodeInsn(buf, 0, 32);
+    if (insn.len === -2) {
+      insn.len = 15;
+      insn.exec = tooLong;
+    } else bindHandler(insn);
+    insns.push(insn);
+    crossPage = true;
   }
   const block: Block = {
     pa,
     insns,
     hits: 0,
     fn: undefined,
-    offs: undefined,
+    comp: undefined,
     dead: false,
     nextPa: -1,
     next: undefined,
@@ -110,6 +130,60 @@ function buildBlock(c: Cpu, rip: number, slot: number, pa: number, cacheable: bo
   };
   if (cacheable && !crossPage) c.cache instanceof DecodeCache && c.cache.put(block);
   return block;
+}
+
+/** Most blocks and instructions in one compiled region. */
+const MAX_REGION_BLOCKS = 32;
+const MAX_REGION_INSNS = 400;
+/**
+ * Most characters of generated code for one region: V8 compiles large functions slowly and does not optimize
+ * them at all beyond its bytecode limit (about 60 KiB), which a region's code would reach at ~70 000.
+ */
+const MAX_REGION_SOURCE = 48_000;
+
+/** The instructions of `insns` (a block at page offset `off`) up to the next start of another block. */
+function cutAt(off: number, insns: readonly Insn[], starts: ReadonlySet<number>): Insn[] {
+  let p = off;
+  for (let k = 0; k < insns.length; k++) {
+    if (k > 0 && starts.has(p)) return insns.slice(0, k);
+    p += insns[k]!.len;
+  }
+  return insns.slice();
+}
+
+/**
+ * Compiles the region of `entry` (at page offset `off` of the code page in fetch slot `slot`): the entry
+ * block and the blocks of the same page it reaches by direct branches, calls, returns to its call sites and
+ * fall-through, breadth first. A block ends where another one starts, so each instruction is compiled once.
+ * The blocks found last are dropped until the region is small enough. All come from the one page, so the
+ * region lives and dies with the entry block's page.
+ */
+function compileEntry(c: Cpu, entry: Block, off: number, slot: number): Compiled {
+  const page = c.m.u8X[slot]!;
+  const full = new Map<number, readonly Insn[]>([[off, entry.insns]]);
+  const order = [off];
+  for (let q = 0; q < order.length && order.length < MAX_REGION_BLOCKS; q++) {
+    const o = order[q]!;
+    for (const t of successors({ off: o, insns: full.get(o)! })) {
+      if (full.has(t) || order.length >= MAX_REGION_BLOCKS) continue;
+      const insns: Insn[] = [];
+      decodeRun(page, t, insns);
+      if (insns.length === 0) continue;
+      full.set(t, insns);
+      order.push(t);
+    }
+  }
+  for (;;) {
+    const starts = new Set(order);
+    const blocks = order.map((o) => ({ off: o, insns: cutAt(o, full.get(o)!, starts) }));
+    const small = blocks.reduce((n, b) => n + b.insns.length, 0) <= MAX_REGION_INSNS;
+    const comp =
+      small || order.length === 1
+        ? compileRegion(blocks, order.length === 1 ? Infinity : MAX_REGION_SOURCE)
+        : undefined;
+    if (comp) return comp;
+    order.pop();
+  }
 }
 
 /**
@@ -122,9 +196,9 @@ export function run(c: Cpu, budget: number): RunResult {
   const jit = c.opts.jit !== false;
   const threshold = c.opts.jitThreshold ?? JIT_THRESHOLD;
   let n = 0;
-  // While a compiled block runs: its entry RIP and offsets, to place RIP on a faulting instruction.
-  let inBlock: Block | undefined;
-  let entry = 0;
+  // While a compiled region runs: its code page's linear base and tables, to place RIP on a faulting instruction.
+  let inRegion: Compiled | undefined;
+  let pageBase = 0;
   try {
     let prev: Block | undefined;
     while (n < budget) {
@@ -152,21 +226,22 @@ export function run(c: Cpu, budget: number): RunResult {
       prev = block;
       const insns = block.insns;
       if (jit && !(c.flags & TF) && budget - n >= insns.length) {
-        let fn = block.fn;
-        if (fn === undefined && ++block.hits >= threshold && !abort && !jitUnavailable) {
+        let comp = block.comp;
+        if (comp === undefined && ++block.hits >= threshold && !abort && !jitUnavailable) {
           try {
-            fn = block.fn = compileBlock(insns);
-            block.offs = blockOffsets(insns);
-          } catch {
+            comp = block.comp = compileEntry(c, block, off, slot);
+            block.fn = comp.fn;
+          } catch (e) {
             // `new Function` refused (a Content-Security-Policy without 'unsafe-eval'): interpret from now on.
+            if (!(e instanceof EvalError)) throw e;
             jitUnavailable = true;
           }
         }
-        if (fn !== undefined) {
-          inBlock = block;
-          entry = rip;
-          n += fn(c, insns, HELPERS, budget - n);
-          inBlock = undefined;
+        if (comp !== undefined) {
+          inRegion = comp;
+          pageBase = rip - off;
+          n += comp.fn(c, comp.insns, HELPERS, budget - n);
+          inRegion = undefined;
           continue;
         }
       }
@@ -199,11 +274,11 @@ export function run(c: Cpu, budget: number): RunResult {
     c.icount += n;
     return { stop: { kind: 'budget' }, executed: n };
   } catch (e) {
-    if (inBlock) {
-      // The compiled block recorded its completed loop iterations and the index of the instruction that threw.
-      n += c.blkBase + c.blk;
-      c.rip = entry + inBlock.offs![c.blk]!;
-      if (e instanceof StopSignal) c.nextRip = entry + inBlock.offs![c.blk + 1]!;
+    if (inRegion) {
+      // The region recorded the instructions retired before the current block and the index of the one that threw.
+      n += c.blkBase + inRegion.pos[c.blk]!;
+      c.rip = pageBase + inRegion.off[c.blk]!;
+      if (e instanceof StopSignal) c.nextRip = c.rip + inRegion.insns[c.blk]!.len;
     }
     c.icount += n;
     if (isFault(e)) return { stop: { kind: 'fault', fault: e, trap: false }, executed: n };
