@@ -4,7 +4,7 @@
  * runs in a fresh Node process, so one module's heap and JIT state cannot slow the next.
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { arch, cpus, platform } from 'node:os';
 import { join } from 'node:path';
 import { type Bench, type BenchRow, table } from './lib';
@@ -51,7 +51,10 @@ async function main(): Promise<void> {
   if (write) {
     const cpu = cpus()[0]?.model ?? 'unknown CPU';
     const header = `# Benchmark results\n\nProduced by \`npm run bench -- --write\` on ${cpu} (${cpus().length} cores, ${platform()}/${arch()}, Node ${process.version}). Each module runs in a fresh process; ratios compare against a reference measured in the same run.\n\n`;
-    writeFileSync(join(import.meta.dirname, 'RESULTS.md'), header + sections.join('\n'));
+    // bench/notes.md holds the hand-written commentary; it follows the generated tables.
+    const notesPath = join(import.meta.dirname, 'notes.md');
+    const notes = existsSync(notesPath) ? `\n${readFileSync(notesPath, 'utf8')}` : '';
+    writeFileSync(join(import.meta.dirname, 'RESULTS.md'), header + sections.join('\n') + notes);
   }
 }
 
