@@ -18,6 +18,12 @@ enum encl_op_type {
 	ENCL_OP_EMODPE = 6,		/* ENCLU[EMODPE] on epc_addr with SECINFO.FLAGS = flags */
 	ENCL_OP_INIT_TCS_PAGE = 7,	/* write a TCS image at tcs_page (SGX2 dynamic threads) */
 	ENCL_OP_MAX = 8,
+	/*
+	 * sgxsim's own ops, numbered far above the selftests' range so that their numbering can grow: deliberate
+	 * exceptions for the exception-reporting scenarios (issue 6).
+	 */
+	ENCL_OP_UD = 0x100,		/* ud2: #UD inside the enclave */
+	ENCL_OP_PF = 0x101,		/* a write to the enclave's own code page: #PF (read-only PTE; EPCM W = 0 too) */
 };
 
 struct encl_op_header {

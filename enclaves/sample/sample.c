@@ -94,6 +94,13 @@ void encl_body(void *rdi, void *rsi)
 	case ENCL_OP_INIT_TCS_PAGE:
 		init_tcs_page((void *)op);
 		break;
+	case ENCL_OP_UD:
+		__asm__ volatile("ud2");
+		break;
+	case ENCL_OP_PF:
+		/* encl_body's own first byte: its page is R X in the PTE and the EPCM, so the store faults. */
+		*(volatile unsigned char *)(void *)encl_body = 0xcc;
+		break;
 	default:
 		/* Unknown ops are ignored, as in the selftests' encl_body(). */
 		break;

@@ -109,6 +109,39 @@ describe('#PF reported through the vDSO', () => {
   });
 });
 
+describe('the sample enclave’s deliberate exceptions', () => {
+  it('ENCL_OP_UD: ud2 inside the enclave is reported as #UD (vector 6, no error code, no address) after the AEX', async () => {
+    const { log } = await scenario(async ({ sys, libc, log }) => {
+      const e = await buildSample(sys);
+      const run = await Run.alloc(sys, libc, e.base);
+      const op = await OpStruct.alloc(sys, libc);
+      log(`ret ${await enclCall(sys, await op.set(Op.UD), run)}`);
+      // Linux handle_invalid_op → fixup_vdso_exception(regs, X86_TRAP_UD, 0, 0).
+      expect(await run.exception()).toEqual(exc(ERESUME, 6, 0, 0));
+    });
+    expect(log).toEqual(['ret 0']);
+  });
+
+  it('ENCL_OP_PF: a write to the enclave’s own code page, mapped R X, is #PF P|W|U = 0x7: paging is checked before the EPCM', async () => {
+    const { log } = await scenario(async ({ sys, libc, log }) => {
+      const e = await buildSample(sys);
+      const text = e.base + e.layout.segments.find((s) => s.kind === 'load' && s.prot === 5)!.offset;
+      const run = await Run.alloc(sys, libc, e.base);
+      const op = await OpStruct.alloc(sys, libc);
+      log(`ret ${await enclCall(sys, await op.set(Op.PF), run)}`);
+      // The PTE is read-only (the segment is mmap()ed PROT_READ|PROT_EXEC), so the MMU faults without the SGX bit,
+      // as the selftests' pte_permissions case does (SDM Vol. 3D §38.5: EPCM checks follow the paging checks).
+      expect(await run.exception()).toEqual(exc(ERESUME, 14, 0x7, text));
+      // The enclave is intact: the next call on the other TCS works.
+      const run2 = await Run.alloc(sys, libc, e.base + 4096);
+      await enclCall(sys, await op.set(Op.PUT_TO_BUFFER, MAGIC), run2);
+      await enclCall(sys, await op.set(Op.GET_FROM_BUFFER, 0n), run2);
+      log(`read ${(await op.word(1)).toString(16)}`);
+    });
+    expect(log).toEqual(['ret 0', `read ${MAGIC.toString(16)}`]);
+  });
+});
+
 describe('#UD from enclave code (compute.elf’s fault ecall) and the runtime’s exception flow', () => {
   it('is reported as vector 6 after the AEX; EXCEPTION entry then ERESUME ends the ecall with ABORT', async () => {
     const { log } = await scenario(async ({ sys, libc, log }) => {

@@ -38,6 +38,9 @@ export const Op = {
   EACCEPT: 5n,
   EMODPE: 6n,
   INIT_TCS_PAGE: 7n,
+  /** sgxsim's deliberate exceptions (enclaves/sample/ops.h). */
+  UD: 0x100n,
+  PF: 0x101n,
 } as const;
 
 const KEY = readSigningKey(join(ROOT, 'test/fixtures/selftest-sign_key.pem'));

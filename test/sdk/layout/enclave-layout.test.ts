@@ -121,7 +121,7 @@ describe('buildEnclaveLayout and measureEnclave', () => {
 
   it('measure the prebuilt sample enclave to its golden MRENCLAVE with both backends', () => {
     const layout = buildEnclaveLayout(SAMPLE_BYTES);
-    const golden = '87de0650598e16b3deb3f13dffd931dd9ea110612ad3637c228e81df41b190d5';
+    const golden = '5f16867a3bb2b2bc9004db0d8508dd7051e7b36bd0559e43ec31deb83249e9b9';
     expect(toHex(measureEnclave(nobleBackend, layout)), 'noble').toBe(golden);
     expect(toHex(measureEnclave(nodeBackend, layout)), 'node').toBe(golden);
   });
