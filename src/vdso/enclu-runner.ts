@@ -25,7 +25,7 @@
  *   are never fixed up; they become SIGTRAP as anywhere else.
  */
 
-import { CostModel, type Cpu, type CpuFault, EncluLeaf, gp, isFault, offsetOf, Vector } from '../hw/index';
+import { CostModel, type Cpu, type CpuFault, EncluLeaf, GPR64_NAMES, gp, isFault, offsetOf, Vector } from '../hw/index';
 import type { GuestContext, GuestRunner, GuestStep, GuestStop } from '../kernel/index';
 import type { GuestThread } from './guest-cpus';
 import { aexOnInterrupt, type Platform } from './platform';
@@ -53,24 +53,7 @@ export interface VdsoRegisters {
 }
 
 /** GPR numbers in ModRM order, as `Cpu.r` stores them. */
-export const GPR_NAMES = [
-  'rax',
-  'rcx',
-  'rdx',
-  'rbx',
-  'rsp',
-  'rbp',
-  'rsi',
-  'rdi',
-  'r8',
-  'r9',
-  'r10',
-  'r11',
-  'r12',
-  'r13',
-  'r14',
-  'r15',
-] as const satisfies ReadonlyArray<keyof VdsoRegisters>;
+export const GPR_NAMES = GPR64_NAMES satisfies ReadonlyArray<keyof VdsoRegisters>;
 
 /** How the ENCLU ended, for the vDSO's host half. */
 export type EncluExit =

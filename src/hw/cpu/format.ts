@@ -5,25 +5,9 @@
  */
 
 import { type Insn, OK, type Operand, PFX, SEG_FS, SEG_GS } from './decoder';
+import { GPR64_NAMES } from './gpr-names';
 
-const GPR64 = [
-  'rax',
-  'rcx',
-  'rdx',
-  'rbx',
-  'rsp',
-  'rbp',
-  'rsi',
-  'rdi',
-  'r8',
-  'r9',
-  'r10',
-  'r11',
-  'r12',
-  'r13',
-  'r14',
-  'r15',
-];
+const GPR64: readonly string[] = GPR64_NAMES;
 const GPR32 = [
   'eax',
   'ecx',

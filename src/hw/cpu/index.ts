@@ -5,6 +5,7 @@ export * from './decoder';
 export { MXCSR_MASK, XCR0, x87SseInit, xrstorFromArea, xsaveToArea } from './exec-sys';
 export * from './flat-address-space';
 export * from './format';
+export * from './gpr-names';
 export * from './mmu';
 export * from './opcodes';
 export * from './page-table';

@@ -5,6 +5,8 @@
  * cache their physical addresses (CR_XSAVE_PAGE_n, CR_GPR_PA), which is where an AEX later saves the state
  * without touching the page tables.
  */
+
+import { GPR64_NAMES } from '../../cpu/gpr-names';
 import type { Cpu } from '../../cpu/index';
 import type { CpuFault } from '../../fault';
 import { PAGE_SIZE } from '../../mem/index';
@@ -81,24 +83,7 @@ export function checkSsaFrame(
 }
 
 /** GPRSGX's register fields in the CPU's register numbering (RAX = 0 … R15 = 15), which is also their order. */
-export const GPRSGX_REGS = [
-  'rax',
-  'rcx',
-  'rdx',
-  'rbx',
-  'rsp',
-  'rbp',
-  'rsi',
-  'rdi',
-  'r8',
-  'r9',
-  'r10',
-  'r11',
-  'r12',
-  'r13',
-  'r14',
-  'r15',
-] as const;
+export const GPRSGX_REGS = GPR64_NAMES;
 
 /** The storage of the page holding GPRSGX, and GPRSGX's offset in it (GPRSGX never crosses a page). */
 export function gprLocation(m: SgxMachine, gprPa: number): { readonly page: Uint8Array; readonly offset: number } {
