@@ -6,11 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { loadEnclave } from '../src/cli/sgx-load';
 import { encode } from '../src/hw/index';
 import { Libc } from '../src/kernel/index';
 import { nodeBackend, readSigningKey } from '../src/node/index';
-import { buildEnclaveLayout, measureEnclave, signSigstruct } from '../src/sdk/index';
+import { buildEnclaveLayout, buildEnclaveWithDriver, measureEnclave, signSigstruct } from '../src/sdk/index';
 import { bootPlatform, SGX_ENCLAVE_RUN, vdsoSgxEnterEnclave } from '../src/vdso/index';
 import type { Bench, BenchRow } from './lib';
 
@@ -28,7 +27,7 @@ async function nopRow(): Promise<BenchRow> {
   let cycles = 0;
   p.k.spawn(async (sys) => {
     const libc = new Libc(sys);
-    const e = await loadEnclave(sys, libc, { layout, sigstruct });
+    const e = await buildEnclaveWithDriver(sys, libc, { layout, sigstruct });
     const run = await libc.bytes(encode(SGX_ENCLAVE_RUN, { tcs: BigInt(e.base) }));
     // struct encl_op_header { u64 type = ENCL_OP_NOP (4) }.
     const op = await libc.bytes(Uint8Array.of(4, 0, 0, 0, 0, 0, 0, 0));

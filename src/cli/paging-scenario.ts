@@ -9,8 +9,8 @@ import { type SgxStats, sgxCheckInvariants, sgxStats } from '../driver/index';
 import { AttrFlags, PAGE_SIZE, Rng } from '../hw/index';
 import { accessRemoteVm, CLONE_FILES, CLONE_SIGHAND, CLONE_THREAD, CLONE_VM, Libc, type Sys } from '../kernel/index';
 import type { EnclaveLayout } from '../sdk/index';
+import { buildEnclaveWithDriver } from '../sdk/index';
 import type { SgxSystem } from '../vdso/index';
-import { loadEnclave } from './sgx-load';
 
 export interface PagingScenario {
   readonly system: SgxSystem;
@@ -69,7 +69,7 @@ export async function runPagingScenario(o: PagingScenario): Promise<PagingReport
   k.spawn(
     async (sys) => {
       const libc = new Libc(sys);
-      const e = await loadEnclave(sys, libc, {
+      const e = await buildEnclaveWithDriver(sys, libc, {
         layout: o.layout,
         sigstruct: o.sigstruct,
         attributes: AttrFlags.MODE64BIT | AttrFlags.DEBUG,

@@ -7,8 +7,8 @@
 import type { SgxEncl } from '../driver/index';
 import { AF_UNIX, Libc, MAP_FIXED, MAP_SHARED, PROT_READ, PROT_WRITE, SOCK_DGRAM, type Sys } from '../kernel/index';
 import type { EnclaveLayout } from '../sdk/index';
+import { buildEnclaveWithDriver, type LoadedEnclave } from '../sdk/index';
 import type { SgxSystem } from '../vdso/index';
-import { type LoadedEnclave, loadEnclave } from './sgx-load';
 
 /** What the hooks see while the three processes have the data page mapped. */
 export interface SharedView {
@@ -80,7 +80,7 @@ export async function runShareScenario(o: ShareScenario): Promise<{ A: number; B
         return 0;
       });
       await sys.close(sv[1]);
-      const e = await loadEnclave(sys, libc, { layout: o.layout, sigstruct: o.sigstruct });
+      const e = await buildEnclaveWithDriver(sys, libc, { layout: o.layout, sigstruct: o.sigstruct });
       addr = e.base + data.offset;
       const b = await sys.fork(async (bs) => {
         pids.B = await bs.getpid();

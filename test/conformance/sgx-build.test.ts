@@ -9,12 +9,17 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadEnclave } from '../../src/cli/sgx-load';
 import { type SgxEncl, sgxCheckInvariants } from '../../src/driver/index';
 import { decode, getField, PAGE_SIZE, SECS, toHex } from '../../src/hw/index';
 import { Libc, MAP_SHARED, O_RDWR, PROT_EXEC, PROT_READ } from '../../src/kernel/index';
 import { nodeBackend, readSigningKey } from '../../src/node/index';
-import { buildEnclaveLayout, measureEnclave, mrSignerOfKey, signSigstruct } from '../../src/sdk/index';
+import {
+  buildEnclaveLayout,
+  buildEnclaveWithDriver,
+  measureEnclave,
+  mrSignerOfKey,
+  signSigstruct,
+} from '../../src/sdk/index';
 import { makeSgxSystem, ROOT } from '../driver/fixtures/sgx-system';
 
 const KEY = readSigningKey(join(ROOT, 'test/fixtures/selftest-sign_key.pem'));
@@ -37,7 +42,7 @@ describe.each(['sample', 'seal', 'compute'])('the selftests’ build of %s.elf',
         await sys.munmap(a, PAGE_SIZE);
       }
       await sys.close(probe);
-      const e = await loadEnclave(sys, libc, { layout, sigstruct });
+      const e = await buildEnclaveWithDriver(sys, libc, { layout, sigstruct });
       const encl = sys.task.files!.get(e.fd)!.privateData as SgxEncl;
       await sys.kcall('inspect', () => {
         const secs = s.m.epcPage(encl.secs.epcPage!.index);
@@ -92,7 +97,7 @@ describe('the selftests’ oversubscribed build', () => {
     const out: string[] = [];
     s.k.spawn(async (sys) => {
       const libc = new Libc(sys);
-      const e = await loadEnclave(sys, libc, { layout, sigstruct });
+      const e = await buildEnclaveWithDriver(sys, libc, { layout, sigstruct });
       const encl = sys.task.files!.get(e.fd)!.privateData as SgxEncl;
       out.push(`initialized ${encl.pageArray.size} pages`);
       out.push(`invariants ${sgxCheckInvariants(s.sgx).join('; ') || 'ok'}`);

@@ -6,11 +6,17 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type LoadedEnclave, loadEnclave } from '../../src/cli/sgx-load';
 import { decode, encode, PAGE_SIZE } from '../../src/hw/index';
 import { Libc, type Sys } from '../../src/kernel/index';
 import { nodeBackend, readSigningKey } from '../../src/node/index';
-import { buildEnclaveLayout, type EnclaveLayout, measureEnclave, signSigstruct } from '../../src/sdk/index';
+import {
+  buildEnclaveLayout,
+  buildEnclaveWithDriver,
+  type EnclaveLayout,
+  type LoadedEnclave,
+  measureEnclave,
+  signSigstruct,
+} from '../../src/sdk/index';
 import {
   bootPlatform,
   type Platform,
@@ -80,7 +86,7 @@ export function dataSegment(layout: EnclaveLayout) {
 /** Builds and maps the sample enclave in the calling process (load.c). */
 export async function buildSample(sys: Sys, heapSize = P): Promise<LoadedEnclave & { layout: EnclaveLayout }> {
   const { layout, sigstruct } = image('sample.elf', heapSize);
-  const e = await loadEnclave(sys, new Libc(sys), { layout, sigstruct });
+  const e = await buildEnclaveWithDriver(sys, new Libc(sys), { layout, sigstruct });
   return { ...e, layout };
 }
 

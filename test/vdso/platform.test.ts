@@ -7,7 +7,6 @@
  * processor in enclave mode belongs to the task its CPU runs.
  */
 import { describe, expect, it } from 'vitest';
-import { loadEnclave } from '../../src/cli/sgx-load';
 import { type SgxEncl, sgxReclaimPages } from '../../src/driver/index';
 import { PAGE_SIZE } from '../../src/hw/index';
 import {
@@ -30,7 +29,7 @@ import {
   WIFSIGNALED,
   WTERMSIG,
 } from '../../src/kernel/index';
-import { EnclStatus } from '../../src/sdk/index';
+import { buildEnclaveWithDriver, EnclStatus } from '../../src/sdk/index';
 import { EEXIT, type Platform } from '../../src/vdso/index';
 import { buildSample, enclCall, image, Op, OpStruct, platform, Run } from './fixture';
 import { buildCompute, ecall, ecallIndex, u32s } from './runtime-call';
@@ -174,7 +173,7 @@ describe('EINIT and pending interrupts', () => {
     const log: string[] = [];
     await run1(p, async (sys) => {
       const { layout, sigstruct } = image('sample.elf');
-      await loadEnclave(sys, new Libc(sys), { layout, sigstruct });
+      await buildEnclaveWithDriver(sys, new Libc(sys), { layout, sigstruct });
       log.push('built');
     });
     expect(log).toEqual(['built']);

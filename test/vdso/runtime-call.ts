@@ -3,11 +3,11 @@
  * in tests: an ECALL with a call block in untrusted memory, and the exception entry. Ocalls are not served (the
  * SDK does that).
  */
-import type { LoadedEnclave } from '../../src/cli/sgx-load';
-import { loadEnclave } from '../../src/cli/sgx-load';
+
 import { decode, encode } from '../../src/hw/index';
 import { Libc, type Sys } from '../../src/kernel/index';
-import { CALL_BLOCK, type EnclaveLayout, EnclCommand } from '../../src/sdk/index';
+import type { LoadedEnclave } from '../../src/sdk/index';
+import { buildEnclaveWithDriver, CALL_BLOCK, type EnclaveLayout, EnclCommand } from '../../src/sdk/index';
 import { type VdsoExitInfo, vdsoSgxEnterEnclave } from '../../src/vdso/index';
 import { ecallNames, readMeta } from '../enclaves/native-enclave';
 import { elf, image, type Run } from './fixture';
@@ -29,7 +29,7 @@ export function ecallIndex(name: string): number {
 /** Builds and maps compute.elf in the calling process. */
 export async function buildCompute(sys: Sys): Promise<LoadedEnclave & { layout: EnclaveLayout }> {
   const { layout, sigstruct } = computeImage();
-  return { ...(await loadEnclave(sys, new Libc(sys), { layout, sigstruct })), layout };
+  return { ...(await buildEnclaveWithDriver(sys, new Libc(sys), { layout, sigstruct })), layout };
 }
 
 export interface EcallResult {

@@ -4,9 +4,9 @@
  * ioctl on the enclave meanwhile gets EBUSY.
  */
 import { describe, expect, it } from 'vitest';
-import { loadEnclave } from '../../../src/cli/sgx-load';
 import { SGX_ENCL_INITIALIZED, type SgxEncl } from '../../../src/driver/index';
 import { Libc, SA_RESTART, SIGUSR1 } from '../../../src/kernel/index';
+import { buildEnclaveWithDriver } from '../../../src/sdk/index';
 import { errName } from '../../kernel/fixtures/kernel';
 import { ioctlInit, ioctlProvision } from '../fixtures/ioctls';
 import { makeSgxSystem, sampleEnclave } from '../fixtures/sgx-system';
@@ -23,7 +23,7 @@ function withBuiltEnclave(
   sys0.k.spawn(async (sys) => {
     const libc = new Libc(sys);
     const { layout, sigstruct } = sampleEnclave();
-    const e = await loadEnclave(sys, libc, { layout, sigstruct, noInit: true });
+    const e = await buildEnclaveWithDriver(sys, libc, { layout, sigstruct, noInit: true });
     await body(sys, libc, e.fd);
     return 0;
   });

@@ -4,7 +4,6 @@
  * given state, and names the errno the uAPI documents.
  */
 import { describe, expect, it } from 'vitest';
-import { loadEnclave } from '../../../src/cli/sgx-load';
 import {
   SGX_ENCL_DEBUG,
   SGX_ENCLAVE_ADD_PAGES,
@@ -49,7 +48,7 @@ import {
   type Vma,
 } from '../../../src/kernel/index';
 import { nodeBackend, readSigningKey } from '../../../src/node/index';
-import { signSigstruct } from '../../../src/sdk/index';
+import { buildEnclaveWithDriver, signSigstruct } from '../../../src/sdk/index';
 import { errName } from '../../kernel/fixtures/kernel';
 import {
   ioctlAddPages,
@@ -101,7 +100,7 @@ async function runRow(row: Row): Promise<string> {
     let size = SIZE;
     if (row.state === 'built' || row.state === 'initialized') {
       const { layout, sigstruct } = sampleEnclave();
-      const e = await loadEnclave(sys, libc, {
+      const e = await buildEnclaveWithDriver(sys, libc, {
         layout,
         sigstruct,
         attributes: row.attributes,

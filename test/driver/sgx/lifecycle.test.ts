@@ -5,7 +5,6 @@
  * back every EPC page; the same seed gives the same trace.
  */
 import { describe, expect, it } from 'vitest';
-import { loadEnclave } from '../../../src/cli/sgx-load';
 import { type SgxEncl, sgxCheckInvariants, sgxZapEnclavePtes } from '../../../src/driver/index';
 import { enclaveEnter, enclaveExit, PAGE_SIZE } from '../../../src/hw/index';
 import {
@@ -19,6 +18,7 @@ import {
   SOCK_DGRAM,
   type Sys,
 } from '../../../src/kernel/index';
+import { buildEnclaveWithDriver } from '../../../src/sdk/index';
 import { makeSgxSystem, sampleEnclave } from '../fixtures/sgx-system';
 
 const P = PAGE_SIZE;
@@ -73,7 +73,7 @@ async function sharingScenario(seed: number) {
       return 0;
     });
     await sys.close(sv[1]);
-    const e = await loadEnclave(sys, libc, { layout, sigstruct });
+    const e = await buildEnclaveWithDriver(sys, libc, { layout, sigstruct });
     shared = enclOf(sys, e.fd);
     const addr = e.base + data.offset;
     mms.A = sys.task.mm!.id;
@@ -169,7 +169,7 @@ describe('enclave lifetime', () => {
     const baseline = s.sgx.nrFreePages;
     s.k.spawn(async (sys) => {
       const libc = new Libc(sys);
-      const e = await loadEnclave(sys, libc, { layout, sigstruct });
+      const e = await buildEnclaveWithDriver(sys, libc, { layout, sigstruct });
       encl = enclOf(sys, e.fd);
       await body(sys, libc, e, encl, s.k);
       return 0;
@@ -230,7 +230,7 @@ describe('enclave lifetime', () => {
     let secsPa = 0;
     s.k.spawn(async (sys) => {
       const libc = new Libc(sys);
-      const e = await loadEnclave(sys, libc, { layout, sigstruct });
+      const e = await buildEnclaveWithDriver(sys, libc, { layout, sigstruct });
       secsPa = enclOf(sys, e.fd).secs.epcPage!.pa;
       // A logical processor stays in enclave mode (a thread that never left) while the process goes away.
       await sys.kcall('enter', () => {

@@ -4,7 +4,6 @@
  * unchecked, faults that insert the EPC frame into the faulting mm only, and host reads that see the abort page.
  */
 import { describe, expect, it } from 'vitest';
-import { loadEnclave } from '../../../src/cli/sgx-load';
 import type { SgxEncl } from '../../../src/driver/index';
 import { PAGE_SIZE, PfErr, PTE_A } from '../../../src/hw/index';
 import {
@@ -29,6 +28,7 @@ import {
   VM_IO,
   VM_PFNMAP,
 } from '../../../src/kernel/index';
+import { buildEnclaveWithDriver } from '../../../src/sdk/index';
 import { errName } from '../../kernel/fixtures/kernel';
 import { ioctlAddPages, ioctlCreate, reserve, secsImage, sourcePages } from '../fixtures/ioctls';
 import { makeSgxSystem, sampleEnclave } from '../fixtures/sgx-system';
@@ -44,7 +44,7 @@ async function withEnclave(
   let error: unknown;
   const { pid } = s.k.spawn(async (sys) => {
     const libc = new Libc(sys);
-    const e = await loadEnclave(sys, libc, { layout, sigstruct, map: false });
+    const e = await buildEnclaveWithDriver(sys, libc, { layout, sigstruct, map: false });
     try {
       await body(sys, libc, e);
     } catch (x) {
@@ -242,7 +242,7 @@ describe('faults on enclave mappings', () => {
       const out: string[] = [];
       s.k.spawn(async (sys) => {
         const libc = new Libc(sys);
-        const e = await loadEnclave(sys, libc, { layout, sigstruct, attributes: debug ? 7n - 1n : 4n });
+        const e = await buildEnclaveWithDriver(sys, libc, { layout, sigstruct, attributes: debug ? 7n - 1n : 4n });
         const text = layout.segments.find((x) => x.kind === 'load')!;
         await sys.kcall('peek', (t) => {
           const buf = new Uint8Array(20);

@@ -8,7 +8,6 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { loadEnclave } from '../../../src/cli/sgx-load';
 import { sgxCheckInvariants, sgxReclaimPages } from '../../../src/driver/index';
 import { AttrFlags, PAGE_SIZE } from '../../../src/hw/index';
 import {
@@ -21,6 +20,7 @@ import {
   SIGKILL,
   type Sys,
 } from '../../../src/kernel/index';
+import { buildEnclaveWithDriver } from '../../../src/sdk/index';
 import { makeSgxSystem, sampleEnclave } from '../fixtures/sgx-system';
 
 const P = PAGE_SIZE;
@@ -80,7 +80,7 @@ describe('random paging workloads', () => {
           });
         s.k.spawn(async (sys) => {
           const libc = new Libc(sys);
-          const e = await loadEnclave(sys, libc, {
+          const e = await buildEnclaveWithDriver(sys, libc, {
             layout,
             sigstruct,
             attributes: AttrFlags.MODE64BIT | AttrFlags.DEBUG,

@@ -7,10 +7,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { loadEnclave } from '../../../src/cli/sgx-load';
 import { sgxCheckInvariants } from '../../../src/driver/index';
 import { PAGE_SIZE } from '../../../src/hw/index';
 import { Libc, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, O_RDWR, type Sys } from '../../../src/kernel/index';
+import { buildEnclaveWithDriver } from '../../../src/sdk/index';
 import { ioctlAddPages, ioctlCreate, ioctlInit, reserve, secsImage, sourcePages } from '../fixtures/ioctls';
 import { makeSgxSystem, sampleEnclave } from '../fixtures/sgx-system';
 
@@ -92,7 +92,7 @@ async function exec(sys: Sys, list: Cmd[], fds: Fd[], check: (sys: Sys) => Promi
       case 'build': {
         const { layout, sigstruct } = sampleEnclave();
         try {
-          const e = await loadEnclave(sys, libc, { layout, sigstruct, map: false });
+          const e = await buildEnclaveWithDriver(sys, libc, { layout, sigstruct, map: false });
           fds.push({ fd: e.fd, base: e.base, size: e.size });
         } catch {
           // ENOMEM on a full EPC: fine.

@@ -6,7 +6,6 @@
  * allocation gives when nothing can be reclaimed.
  */
 import { describe, expect, it } from 'vitest';
-import { loadEnclave } from '../../../src/cli/sgx-load';
 import {
   type Sgx,
   type SgxEncl,
@@ -43,6 +42,7 @@ import {
   type TlbFlushEvent,
 } from '../../../src/kernel/index';
 import { nodeBackend } from '../../../src/node/index';
+import { buildEnclaveWithDriver } from '../../../src/sdk/index';
 import { bootPlatform } from '../../../src/vdso/index';
 import { Run } from '../../vdso/fixture';
 import { buildCompute, ecall, ecallIndex, u32s } from '../../vdso/runtime-call';
@@ -96,7 +96,7 @@ describe('eviction and reload', () => {
     const { layout, sigstruct } = sampleEnclave();
     k.spawn(async (sys) => {
       const libc = new Libc(sys);
-      const e = await loadEnclave(sys, libc, { layout, sigstruct });
+      const e = await buildEnclaveWithDriver(sys, libc, { layout, sigstruct });
       const encl = enclOf(sys, e.fd);
       const addr = e.base + dataSeg().offset;
       const page = encl.pageArray.get(addr / P)!;
@@ -153,7 +153,7 @@ describe('eviction and reload', () => {
       const { layout, sigstruct } = sampleEnclave();
       k.spawn(async (sys) => {
         const libc = new Libc(sys);
-        const e = await loadEnclave(sys, libc, { layout, sigstruct, noInit: !init });
+        const e = await buildEnclaveWithDriver(sys, libc, { layout, sigstruct, noInit: !init });
         const encl = enclOf(sys, e.fd);
         await sys.kcall('evict all', () => {
           for (const p of encl.pageArray.values()) evict(sgx, p);
@@ -191,7 +191,7 @@ describe('eviction and reload', () => {
     const { layout, sigstruct } = sampleEnclave();
     k.spawn(async (sys) => {
       const libc = new Libc(sys);
-      const e = await loadEnclave(sys, libc, { layout, sigstruct });
+      const e = await buildEnclaveWithDriver(sys, libc, { layout, sigstruct });
       const encl = enclOf(sys, e.fd);
       const addr = e.base + dataSeg().offset + P;
       const page = encl.pageArray.get(addr / P)!;
@@ -243,7 +243,7 @@ describe('eviction and reload', () => {
     const { layout, sigstruct } = sampleEnclave(1100 * P);
     k.spawn(async (sys) => {
       const libc = new Libc(sys);
-      const e = await loadEnclave(sys, libc, { layout, sigstruct });
+      const e = await buildEnclaveWithDriver(sys, libc, { layout, sigstruct });
       const encl = enclOf(sys, e.fd);
       const vas = () => encl.vaPages.toArray();
       out.push(`page_cnt ${encl.pageCnt}, VA pages ${vas().length}`);
@@ -282,7 +282,7 @@ describe('ksgxd and the reclaimer’s references', () => {
       const out: string[] = [];
       s.k.spawn(async (sys) => {
         const libc = new Libc(sys);
-        await loadEnclave(sys, libc, { layout, sigstruct });
+        await buildEnclaveWithDriver(sys, libc, { layout, sigstruct });
         for (let i = 0; i < 1000 && s.sgx.ksgxdTask!.state !== 'blocked'; i++) await sys.sched_yield();
         out.push(`ksgxd ${s.sgx.ksgxdTask!.state}, free ${s.sgx.nrFreePages >= 64 ? '>= 64' : s.sgx.nrFreePages}`);
         return 0;
@@ -309,7 +309,7 @@ describe('ksgxd and the reclaimer’s references', () => {
     let encl: SgxEncl | undefined;
     const { pid } = k.spawn(async (sys) => {
       const libc = new Libc(sys);
-      const e = await loadEnclave(sys, libc, { layout, sigstruct });
+      const e = await buildEnclaveWithDriver(sys, libc, { layout, sigstruct });
       encl = enclOf(sys, e.fd);
       for (let i = 0; i < 1000 && !sgx.reclaimInFlight; i++) await sys.sched_yield();
       await sys.kcall('unmark', () => {
@@ -420,7 +420,7 @@ describe('EWB tracking and the IPI', () => {
     });
     s.k.spawn(async (sys) => {
       const libc = new Libc(sys);
-      const e = await loadEnclave(sys, libc, { layout, sigstruct });
+      const e = await buildEnclaveWithDriver(sys, libc, { layout, sigstruct });
       secsPa = enclOf(sys, e.fd).secs.epcPage!.pa;
       for (let i = 0; i < 1000 && s.sgx.reclaimPhase !== 'blocked'; i++) await sys.sched_yield();
       await sys.kcall('enter', (t) => {
@@ -453,7 +453,7 @@ describe('ELDU of altered or replayed backing', () => {
     const ready = { victim: false, done: false };
     const victim = s.k.spawn(async (sys) => {
       const libc = new Libc(sys);
-      const e = await loadEnclave(sys, libc, { layout, sigstruct, attributes: DEBUG });
+      const e = await buildEnclaveWithDriver(sys, libc, { layout, sigstruct, attributes: DEBUG });
       const encl = enclOf(sys, e.fd);
       const addr = e.base + dataSeg().offset;
       await poke(sys, addr, 0x1111n);
@@ -466,7 +466,7 @@ describe('ELDU of altered or replayed backing', () => {
     });
     s.k.spawn(async (sys) => {
       const libc = new Libc(sys);
-      const e = await loadEnclave(sys, libc, { layout, sigstruct, attributes: DEBUG });
+      const e = await buildEnclaveWithDriver(sys, libc, { layout, sigstruct, attributes: DEBUG });
       const encl = enclOf(sys, e.fd);
       const addr = e.base + dataSeg().offset;
       await poke(sys, addr, 0x2222n);
