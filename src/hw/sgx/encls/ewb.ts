@@ -88,7 +88,8 @@ export function ewb(m: SgxMachine, regs: EnclsRegs): EnclsOutcome {
   m.physMem.writeU64(slotPa, version);
   // "EPCM(DS:RCX).VALID ← 0"; the parent loses a child.
   if (e.enclaveSecs >= 0) adjustChildCount(m.epcPage(e.enclaveSecs), -1);
+  // The frame keeps its (now unreachable) bytes, as the hardware's does: every leaf that makes an EPC page valid
+  // again (ECREATE, EADD, ELDU, EPA) writes all 4096 bytes, and EREMOVE still releases the storage.
   m.epcm.invalidate(index);
-  m.releaseEpcPage(index);
   return occupied ? statusWith(SgxStatus.VA_SLOT_OCCUPIED, false, true) : success();
 }
