@@ -1,6 +1,6 @@
 /**
  * EPC oversubscription with the enclave itself reading and writing (issue 7): the sample enclave with a heap
- * several times the EPC, shared by three processes (fork) with two threads each, every thread writing its own
+ * ten times the EPC, shared by three processes (fork) with two threads each, every thread writing its own
  * word of every heap page with ENCL_OP_PUT_TO_ADDRESS in a seeded order and reading it back with
  * ENCL_OP_GET_FROM_ADDRESS. Enclave accesses to evicted pages fault, the driver reloads them (ELDU) and the
  * enclave continues at the AEP; ksgxd evicts pages while threads are inside (the IPI's AEX finishes EWB's
@@ -115,10 +115,10 @@ async function workload(seed: string, epcPages: number, heapPages: number, proce
   return { p, written, verified, wrong, busy, evictedDuring } satisfies Report;
 }
 
-describe('an enclave heap three times the EPC, read and written by the enclave', () => {
+describe('an enclave heap ten times the EPC, read and written by the enclave', () => {
   it('from 3 processes × 2 threads reads back exactly what was written, through heavy paging', async () => {
     const epcPages = 32;
-    const heapPages = 3 * epcPages;
+    const heapPages = 10 * epcPages;
     const r = await workload('enclave-oversub', epcPages, heapPages, 3, 2);
     const { p } = r;
     expect(r.wrong, 'every value read back as written').toEqual([]);
