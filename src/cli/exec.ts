@@ -16,6 +16,16 @@ export function parseU64(text: string): bigint {
   return BigInt.asUintN(64, v);
 }
 
+/** A `--double` value: a finite or special JavaScript number literal (`1.5`, `-2e-3`, `inf`, `nan`). */
+export function parseF64(text: string): number {
+  const special: Record<string, number> = { inf: Infinity, '+inf': Infinity, '-inf': -Infinity, nan: Number.NaN };
+  const s = special[text.toLowerCase()];
+  if (s !== undefined) return s;
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text))
+    throw new CliError({ kind: 'usage', message: `--double '${text}' is not a number` });
+  return Number(text);
+}
+
 function stopText(s: StopReason): string {
   switch (s.kind) {
     case 'budget':
@@ -49,12 +59,21 @@ export interface ExecResult {
 }
 
 /** Loads `bytes`, calls `symbol` with integer `args`, returns the outcome. Throws a one-line Error on bad input. */
-export function execElf(bytes: Uint8Array, symbol: string, args: readonly bigint[], budget: number): ExecResult {
+export function execElf(
+  bytes: Uint8Array,
+  symbol: string,
+  args: readonly bigint[],
+  budget: number,
+  doubles: readonly number[] = [],
+): ExecResult {
+  // System V AMD64 ABI §3.2.3: six INTEGER registers and eight SSE registers; the rest would go on the stack.
   if (args.length > 6)
     throw new CliError({ kind: 'usage', message: `at most 6 --arg values are supported (got ${args.length})` });
+  if (doubles.length > 8)
+    throw new CliError({ kind: 'usage', message: `at most 8 --double values are supported (got ${doubles.length})` });
   const prog = loadFlatElf(bytes);
   const addr = prog.symbol(symbol);
-  const out = callFunction(prog.cpu, addr, { ints: args, stackTop: prog.stackTop, budget });
+  const out = callFunction(prog.cpu, addr, { ints: args, doubles, stackTop: prog.stackTop, budget });
   const c = prog.cpu;
   const xmm0 = new BigUint64Array(c.xmmBuf.slice(0, 8))[0]!;
   return {
@@ -79,15 +98,22 @@ export function registerExec(program: Command, io: CliIo): void {
       (v: string, acc: string[]) => [...acc, v],
       [],
     )
+    .option(
+      '--double <f64>',
+      'floating argument (repeatable; XMM0-XMM7)',
+      (v: string, acc: string[]) => [...acc, v],
+      [],
+    )
     .option('--budget <n>', 'maximum number of instructions', '1000000000')
     .option('--json', 'print the result as JSON')
-    .action((file: string, opts: { call: string; arg: string[]; budget: string; json?: boolean }) => {
+    .action((file: string, opts: { call: string; arg: string[]; double: string[]; budget: string; json?: boolean }) => {
       const args = opts.arg.map(parseU64);
+      const doubles = opts.double.map(parseF64);
       const budget = Number(opts.budget);
       if (!Number.isSafeInteger(budget) || budget <= 0)
         throw new CliError({ kind: 'usage', message: `--budget '${opts.budget}' is not a positive integer` });
       const bytes = readInput(file);
-      const r = execElf(bytes, opts.call, args, budget);
+      const r = execElf(bytes, opts.call, args, budget, doubles);
       const f64 = new Float64Array(new BigUint64Array([r.xmm0]).buffer)[0]!;
       if (opts.json) {
         io.stdout(

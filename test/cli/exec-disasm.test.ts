@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { disassemble } from '../../src/cli/disasm';
-import { execElf, parseU64 } from '../../src/cli/exec';
+import { execElf, parseF64, parseU64 } from '../../src/cli/exec';
 import { buildCorpus, CORPUS_FNS } from '../hw/cpu/util/corpus';
 import { hasGcc } from '../util/native';
 
@@ -27,10 +27,42 @@ describe.skipIf(!hasGcc())('sgxsim exec and disasm', () => {
     expect(r.instructions).toBeGreaterThan(10);
   });
 
-  it('returns doubles in XMM0', () => {
-    const r = execElf(bytes, 'd_poly', [], 1e6);
-    expect(new Float64Array(new BigUint64Array([r.xmm0]).buffer)[0]).toBeTypeOf('number');
-    expect(r.returned).toBe(true);
+  it('passes doubles in XMM0-1 and returns the native double in XMM0', () => {
+    const idx = CORPUS_FNS.findIndex((f) => f.name === 'd_poly');
+    const bits = (d: number) => new BigUint64Array(new Float64Array([d]).buffer)[0]!.toString(16);
+    for (const [x, y] of [
+      [0, 0],
+      [1.5, -0.75],
+      [-3.25, 1e10],
+    ] as const) {
+      const r = execElf(bytes, 'd_poly', [0n, 0n], 1e6, [x, y]);
+      const native = execFileSync(build.driver, [], { input: `${idx} ${bits(x)} ${bits(y)} 0 -\n` })
+        .toString()
+        .split(' ')[0]!;
+      expect(r.returned).toBe(true);
+      expect(r.xmm0.toString(16).padStart(16, '0'), `d_poly(${x}, ${y}) against the native driver`).toBe(native);
+    }
+  });
+
+  it('takes --double from the command line and rejects a bad one', () => {
+    const out = spawnSync(BIN, [
+      'exec',
+      build.elf,
+      '--call',
+      'd_poly',
+      '--double',
+      '1.5',
+      '--double',
+      '-0.75',
+      '--json',
+    ]);
+    expect(out.status).toBe(0);
+    const j = JSON.parse(out.stdout.toString()) as { xmm0Double: number };
+    let r = 0;
+    for (let k = 0; k < 8; k++) r = r * 1.5 + k * -0.75 - 1.25; // d_poly in corpus.c, evaluated in doubles
+    expect(j.xmm0Double).toBe(r);
+    expect(() => parseF64('1.2.3')).toThrow("--double '1.2.3' is not a number");
+    expect(parseF64('-inf')).toBe(-Infinity);
   });
 
   it('reports a fault as the stop reason', () => {
