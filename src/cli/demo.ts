@@ -171,10 +171,14 @@ export async function demoCommand(io: CliIo): Promise<void> {
       const e = await loadEnclave(sys, bytes, { tcs: TCS, crypto: nodeBackend });
       loaded = e;
       const encl = enclOf(k, pid.A, e.fds.enclave);
-      const hwMr = toHex(getField(SECS, p.m.epcPage(encl.secs.epcPage!.index), 0, 'mrEnclave'));
+      const secsPage = p.m.epcPage(encl.secs.epcPage!.index);
+      const hwMr = toHex(getField(SECS, secsPage, 0, 'mrEnclave'));
+      // EINIT copies MRSIGNER (SHA-256 of the SIGSTRUCT modulus) into the SECS once the signature verifies.
+      const hwSigner = toHex(getField(SECS, secsPage, 0, 'mrSigner'));
       snapshots.push(
         `2. A (pid ${pid.A}) loads it with the SDK: ENCLAVE_CREATE, ${sgx.stats.encls.EADD} EADD, ${sgx.stats.encls.EEXTEND} EEXTEND, EINIT`,
-        `   SECS.MRENCLAVE ${hwMr === toHex(e.mrEnclave) ? '= the offline measurement' : `MISMATCH ${hwMr}`}; fd ${e.fds.enclave} /dev/sgx_enclave, fd ${e.fds.share} memfd (TCS pool)`,
+        `   SECS.MRENCLAVE ${hwMr === toHex(e.mrEnclave) ? '= the offline measurement' : `MISMATCH ${hwMr}`}, SECS.MRSIGNER ${hwSigner === toHex(e.mrSigner) ? "= SHA-256 of the signer's modulus" : `MISMATCH ${hwSigner}`}`,
+        `   fd ${e.fds.enclave} /dev/sgx_enclave, fd ${e.fds.share} memfd (TCS pool)`,
       );
       await libc.sendmsg(sv[0], Uint8Array.of(1), [e.fds.enclave, e.fds.share]);
       pid.B = await sys.fork(async (b) => {
@@ -229,13 +233,13 @@ export async function demoCommand(io: CliIo): Promise<void> {
 
   const e = loaded!;
   say(`1. The compute enclave, ${origin}`);
-  say(
-    `   ${e.tcsCount} TCS (2 built in + ${e.tcsCount - 2} added after the heap), SECS.SIZE ${hex(e.size)}, MRENCLAVE ${toHex(e.mrEnclave).slice(0, 16)}…`,
-  );
+  say(`   ${e.tcsCount} TCS (2 built in + ${e.tcsCount - 2} added after the heap), SECS.SIZE ${hex(e.size)}`);
+  say(`   MRENCLAVE ${toHex(e.mrEnclave)}`);
+  say(`   signed with enclaves/keys/demo-key.pem (RSA-3072, e = 3): MRSIGNER ${toHex(e.mrSigner)}`);
   say(
     `   booted on ${CPUS} CPUs, 64 MiB RAM, EPC ${EPC_PAGES} pages (${sgx.dmesg.join('; ')}), timer ${HZ / 1000} kHz`,
   );
-  for (const line of snapshots.slice(0, 4)) say(line);
+  for (const line of snapshots.slice(0, 5)) say(line);
   const events = k.trace.events;
   const spans = ecallSpans(events).filter((s) => s.name === 'sha256');
   const name = (s: EcallSpan) => PROCS.find((n) => pid[n] === s.pid) ?? `pid ${s.pid}`;
@@ -257,7 +261,7 @@ export async function demoCommand(io: CliIo): Promise<void> {
   );
 
   say('\n5. The driver while all three have it mapped');
-  for (const line of snapshots.slice(4)) say(line);
+  for (const line of snapshots.slice(5)) say(line);
   for (const h of [...new Set(hellos)].sort()) say(`   ocall print in ${h}`);
 
   const sum = summarizeTrace(events);

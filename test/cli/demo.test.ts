@@ -1,5 +1,15 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main';
+
+/** MRSIGNER from openssl: SHA-256 of the demo key's modulus as 384 little-endian bytes (SDM EINIT). */
+function opensslMrSigner(): string {
+  const pem = join(__dirname, '../../enclaves/keys/demo-key.pem');
+  const hex = execFileSync('openssl', ['rsa', '-in', pem, '-noout', '-modulus']).toString().trim().split('=')[1]!;
+  return createHash('sha256').update(Buffer.from(hex, 'hex').reverse()).digest('hex');
+}
 
 async function run(args: string[]): Promise<{ code: number; out: string }> {
   let out = '';
@@ -15,6 +25,9 @@ describe('sgxsim demo', () => {
     const { code, out } = await run(['demo']);
     expect(code, out).toBe(0);
     expect(out).toContain('SECS.MRENCLAVE = the offline measurement');
+    expect(out).toContain(`MRSIGNER ${opensslMrSigner()}`);
+    expect(out).toContain("SECS.MRSIGNER = SHA-256 of the signer's modulus");
+    expect(out).toMatch(/MRENCLAVE [0-9a-f]{64}\n/);
     expect(out).toMatch(/4 TCS \(2 built in \+ 2 added after the heap\)/);
     expect(out).toMatch(/B \(pid \d+\) = fork\(\) of A/);
     expect(out).toMatch(
