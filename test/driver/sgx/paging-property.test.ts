@@ -21,7 +21,8 @@ import {
   type Sys,
 } from '../../../src/kernel/index';
 import { buildEnclaveWithDriver } from '../../../src/sdk/index';
-import { makeSgxSystem, sampleEnclave } from '../fixtures/sgx-system';
+import { checkInvariants } from '../../kernel/fixtures/invariants';
+import { makeSgxSystem, sampleEnclave, sgxKernelFrames } from '../fixtures/sgx-system';
 
 const P = PAGE_SIZE;
 
@@ -76,6 +77,8 @@ describe('random paging workloads', () => {
               sgxReclaimPages(s.sgx);
             }
             violations.push(...sgxCheckInvariants(s.sgx));
+            // The kernel's: VMAs, RSS, frame refcounts (backing pages come and go with every EWB and ELDU).
+            violations.push(...checkInvariants(s.k, sgxKernelFrames(s.sgx)));
             return 0;
           });
         s.k.spawn(async (sys) => {

@@ -25,7 +25,10 @@ import {
   hiddenU64,
   PAGE_SIZE,
   PCMD,
+  PfErr,
+  PTE_A,
   SECINFO,
+  SgxStatus,
 } from '../../../src/hw/index';
 import {
   accessRemoteVm,
@@ -33,13 +36,16 @@ import {
   CLONE_SIGHAND,
   CLONE_THREAD,
   CLONE_VM,
+  doUserAddrFault,
   isErrno,
   type Kernel,
   Libc,
+  type Mm,
   O_RDWR,
   SIGBUS,
   type Sys,
   type TlbFlushEvent,
+  VM_READ,
 } from '../../../src/kernel/index';
 import { nodeBackend } from '../../../src/node/index';
 import { buildEnclaveWithDriver } from '../../../src/sdk/index';
@@ -264,6 +270,120 @@ describe('eviction and reload', () => {
       'a full VA page is behind the head true',
       'after ELDU it is the head with one free slot true',
       'invariants ok',
+    ]);
+  });
+});
+
+describe('LRU ageing by the Accessed bit', () => {
+  /** The PTE of `addr` in `mm`: none, or present with its Accessed bit read straight from the page table. */
+  const pteState = (mm: Mm, addr: number) => {
+    const pte = mm.pageTable.lookup(addr / P);
+    return pte ? (pte.flags & PTE_A ? 'young' : 'old') : 'none';
+  };
+  /** The first two pages at the head of the LRU whose mapping is readable (so a host load can touch them). */
+  const headPages = (sgx: Sgx, mm: Mm): [SgxEnclPage, SgxEnclPage] => {
+    const pages = [...sgx.activePageList]
+      .map((p) => p.owner!)
+      .filter((o) => (mm.vmas.lookup(o.addr)?.flags ?? 0) & VM_READ);
+    return [pages[0]!, pages[1]!];
+  };
+  const ewbs = (k: Kernel, from: number) =>
+    k.trace.events.filter((e) => e.seq >= from && e.ev === 'encls' && e.data?.leaf === 'EWB').map((e) => e.data!.addr);
+
+  it('a page accessed since its fault survives a pass (second chance: A bit cleared, back to the LRU tail); an old one is evicted', async () => {
+    const { k, sgx } = makeSgxSystem();
+    const out: string[] = [];
+    const { layout, sigstruct } = sampleEnclave();
+    k.spawn(async (sys) => {
+      const libc = new Libc(sys);
+      await buildEnclaveWithDriver(sys, libc, { layout, sigstruct });
+      const mm = sys.task.mm!;
+      const [young, old] = headPages(sgx, mm);
+      // young: fault + the retried access (the MMU sets A); old: only the fault, which sgx_vma_fault() leaves old
+      // (sgx_encl_test_and_clear_young() after vmf_insert_pfn()).
+      await sys.load(young.addr, 1);
+      await sys.kcall('fault only', () => {
+        doUserAddrFault(mm, old.addr, PfErr.U);
+        return 0;
+      });
+      out.push(`before: young ${pteState(mm, young.addr)}, old ${pteState(mm, old.addr)}`);
+      const aged = sgx.stats.agedYoung;
+      const from = k.trace.count;
+      await sys.kcall('one reclaim pass', () => {
+        sgxReclaimPages(sgx);
+        return 0;
+      });
+      const written = ewbs(k, from);
+      // sgx_reclaimer_age() -> sgx_encl_test_and_clear_young(): the young page is skipped and its A bit cleared;
+      // sgx_reclaim_pages() puts skipped pages back with list_add_tail().
+      out.push(`agedYoung +${sgx.stats.agedYoung - aged}`);
+      out.push(
+        `young page: resident ${young.epcPage !== null}, pte ${pteState(mm, young.addr)}, LRU tail ${sgx.activePageList.toArray().at(-1) === young.epcPage}, EWB ${written.includes(young.addr)}`,
+      );
+      // The old page went the whole way: PTE zapped (sgx_reclaimer_block()), EWB (sgx_reclaimer_write()).
+      out.push(
+        `old page: resident ${old.epcPage !== null}, pte ${pteState(mm, old.addr)}, EWB ${written.includes(old.addr)}`,
+      );
+      // Not touched again, the survivor is old now: when the reclaimer reaches it again it goes.
+      await sys.kcall('until it goes', () => {
+        evict(sgx, young);
+        return 0;
+      });
+      out.push(`untouched survivor: evicted ${young.epcPage === null}, agedYoung +${sgx.stats.agedYoung - aged}`);
+      out.push(`invariants ${sgxCheckInvariants(sgx).join('; ') || 'ok'}`);
+      return 0;
+    });
+    await k.run({ maxSteps: 100_000 });
+    expect(out).toEqual([
+      'before: young young, old old',
+      'agedYoung +1',
+      'young page: resident true, pte old, LRU tail true, EWB false',
+      'old page: resident false, pte none, EWB true',
+      'untouched survivor: evicted true, agedYoung +1',
+      'invariants ok',
+    ]);
+  });
+
+  it('young in any mm on mm_list is enough: a page only the forked child touched survives, with the child’s A bit cleared', async () => {
+    const { k, sgx } = makeSgxSystem();
+    const out: string[] = [];
+    const { layout, sigstruct } = sampleEnclave();
+    k.spawn(async (sys) => {
+      const libc = new Libc(sys);
+      await buildEnclaveWithDriver(sys, libc, { layout, sigstruct });
+      const mm = sys.task.mm!;
+      const [page] = headPages(sgx, mm);
+      await sys.kcall('fault only', () => {
+        doUserAddrFault(mm, page.addr, PfErr.U);
+        return 0;
+      });
+      let childMm: Mm | undefined;
+      const state = { touched: false, reclaimed: false };
+      const child = await sys.fork(async (c) => {
+        childMm = c.task.mm!;
+        await c.load(page.addr, 1);
+        state.touched = true;
+        while (!state.reclaimed) await c.sched_yield();
+        return 0;
+      });
+      while (!state.touched) await sys.sched_yield();
+      out.push(`before: parent ${pteState(mm, page.addr)}, child ${pteState(childMm!, page.addr)}`);
+      const aged = sgx.stats.agedYoung;
+      await sys.kcall('one reclaim pass', () => {
+        sgxReclaimPages(sgx);
+        return 0;
+      });
+      out.push(
+        `after: resident ${page.epcPage !== null}, agedYoung +${sgx.stats.agedYoung - aged}, parent ${pteState(mm, page.addr)}, child ${pteState(childMm!, page.addr)}`,
+      );
+      state.reclaimed = true;
+      await libc.waitpid(child);
+      return 0;
+    });
+    await k.run({ maxSteps: 100_000 });
+    expect(out).toEqual([
+      'before: parent old, child young',
+      'after: resident true, agedYoung +1, parent old, child old',
     ]);
   });
 });
@@ -509,7 +629,9 @@ describe('ELDU of altered or replayed backing', () => {
   });
 
   it('an older copy restored with its PCMD (a replay) fails ELDU: the VA slot holds the newer version', async () => {
+    let victim: SgxEnclPage | undefined;
     const r = await attackScenario(async (k, _encl, page, sys, sgx) => {
+      victim = page;
       const i = page.pageIndex;
       const pcmdOff = page.encl.size + P + i * 128;
       let old: { contents: Uint8Array; pcmd: Uint8Array } | undefined;
@@ -533,6 +655,17 @@ describe('ELDU of altered or replayed backing', () => {
     });
     expect(r.victimStatus & 0x7f).toBe(SIGBUS);
     expect(r.out).toEqual(['bystander reads 2222', 'bystander invariants ok']);
+    // The page's ELDUs: the honest reload before the new value was written, then the replayed copy. ELDU checks
+    // the MAC over contents + PCMD and the version in the VA slot; the old copy carries the old version, so the
+    // MAC comparison fails (SDM ELDU: SGX_MAC_COMPARE_FAIL, 9).
+    const eldus = r.k.trace.events
+      .filter((e) => e.ev === 'encls' && e.data?.leaf === 'ELDU' && !e.data?.secs)
+      .filter((e) => e.data?.encl === victim!.encl.id && e.data?.addr === victim!.addr)
+      .map((e) => e.data!.ret);
+    expect(eldus).toEqual(['SGX_SUCCESS', 'SGX_MAC_COMPARE_FAIL']);
+    expect(SgxStatus.MAC_COMPARE_FAIL).toBe(9);
+    // __sgx_encl_eldu(): encls_failed() is true for any non-zero SGX code, so ENCLS_WARN(ret, "ELDU") prints it.
+    expect(r.sgx.dmesg).toContain('sgx: WARNING: ELDU returned 9 (0x9)');
     expect(r.sgx.stats.elduFailures).toBe(1);
     expect(r.sgx.nrFreePages).toBe(256);
   });
