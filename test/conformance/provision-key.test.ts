@@ -18,6 +18,7 @@ import {
   buildEnclaveLayout,
   buildEnclaveWithDriver,
   type EnclaveLayout,
+  type LoadedEnclave,
   mapEnclaveSegments,
   measureEnclave,
   signSigstruct,
@@ -79,9 +80,7 @@ async function init(sys: Sys, libc: Libc, fd: number, sigstruct: Uint8Array): Pr
   return sys.ioctl(fd, SGX_IOC_ENCLAVE_INIT, await u64Arg(libc, await libc.bytes(sigstruct)));
 }
 
-interface Built {
-  readonly fd: number;
-  readonly base: number;
+interface Built extends LoadedEnclave {
   readonly layout: EnclaveLayout;
 }
 
