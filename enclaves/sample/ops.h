@@ -24,6 +24,8 @@ enum encl_op_type {
 	 */
 	ENCL_OP_UD = 0x100,		/* ud2: #UD inside the enclave */
 	ENCL_OP_PF = 0x101,		/* a write to the enclave's own code page: #PF (read-only PTE; EPCM W = 0 too) */
+	ENCL_OP_BP = 0x102,		/* int3: #BP inside the enclave (a trap: the enclave resumes after it) */
+	ENCL_OP_TF = 0x103,		/* POPF sets RFLAGS.TF for one instruction: #DB on an opt-in (DBGOPTIN) entry */
 };
 
 struct encl_op_header {

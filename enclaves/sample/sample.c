@@ -50,6 +50,26 @@ static void init_tcs_page(struct encl_op_init_tcs_page *op)
 	store64(tcs + 64, 0xfffffffffffffffful);	/* FSLIMIT, GSLIMIT */
 }
 
+/*
+ * Sets RFLAGS.TF with POPF, runs one NOP and clears TF again. On an opt-in entry (TCS.FLAGS.DBGOPTIN) the NOP
+ * single-steps: #DB after it (SDM Vol. 3A §17.3.1.4). On an opt-out entry "any attempt to set TF via a POPF
+ * instruction while inside the enclave clears TF" (SDM Vol. 3D §42.2.5), so nothing happens. Not inlined: the
+ * pushes stay out of encl_body's frame.
+ */
+static __attribute__((noinline)) void encl_trap_flag(void)
+{
+	asm volatile("pushfq\n\t"
+		     "orq $0x100, (%%rsp)\n\t"
+		     "popfq\n\t"
+		     "nop\n\t"
+		     "pushfq\n\t"
+		     "andq $~0x100, (%%rsp)\n\t"
+		     "popfq"
+		     :
+		     :
+		     : "cc", "memory");
+}
+
 void encl_body(void *rdi, void *rsi)
 {
 	struct encl_op_header *op = rdi;
@@ -100,6 +120,12 @@ void encl_body(void *rdi, void *rsi)
 	case ENCL_OP_PF:
 		/* encl_body's own first byte: its page is R X in the PTE and the EPCM, so the store faults. */
 		*(volatile unsigned char *)(void *)encl_body = 0xcc;
+		break;
+	case ENCL_OP_BP:
+		__asm__ volatile("int3");
+		break;
+	case ENCL_OP_TF:
+		encl_trap_flag();
 		break;
 	default:
 		/* Unknown ops are ignored, as in the selftests' encl_body(). */

@@ -7,6 +7,7 @@
  *   unseal(blob) -> data
  *   report(TARGETINFO || REPORTDATA) -> REPORT    REPORTDATA may be shorter than 64 bytes (zero padded)
  *   verify_report(REPORT) -> ()    0 if the REPORT's MAC verifies with this enclave's report key
+ *   getkey(KEYREQUEST) -> key      ENCLU[EGETKEY] with the caller's request as is (any KEYNAME, e.g. PROVISION)
  *
  * Ecalls return the output length, or a negative SEAL_E_* (blob.h).
  */
@@ -15,7 +16,7 @@
 #include "blob.h"
 #include "cmac.h"
 
-#define SEAL_ECALLS(X) X(seal) X(seal_mrenclave) X(unseal) X(report) X(verify_report)
+#define SEAL_ECALLS(X) X(seal) X(seal_mrenclave) X(unseal) X(report) X(verify_report) X(getkey)
 #define SEAL_OCALLS(X)
 
 ENCL_DEFINE_RUNTIME(SEAL_ECALLS, SEAL_OCALLS);
@@ -129,4 +130,28 @@ long ecall_verify_report(const uint8_t *in, size_t n, uint8_t *out, size_t out_l
 	for (int i = 0; i < 16; i++)
 		diff |= mac[i] ^ in[offsetof(struct sgx_report, mac) + i];
 	return diff ? SEAL_E_MAC : 0;
+}
+
+/*
+ * The raw EGETKEY, for tests of the key names the enclave has no other use for (PROVISION, PROVISION_SEAL need
+ * ATTRIBUTES.PROVISIONKEY, which the driver grants only after ENCLAVE_PROVISION). The key leaves the enclave:
+ * this is a test ecall, not something a real enclave would export.
+ */
+long ecall_getkey(const uint8_t *in, size_t n, uint8_t *out, size_t out_len)
+{
+	struct sgx_keyrequest kr;
+	uint8_t key[16];
+	uint64_t status;
+
+	if (n != SGX_KEYREQUEST_SIZE)
+		return SEAL_E_INPUT;
+	if (out_len < sizeof(key))
+		return SEAL_E_SPACE;
+	memcpy(&kr, in, SGX_KEYREQUEST_SIZE);
+	status = encl_egetkey(&kr, key);
+	if (status)
+		return SEAL_E_KEY - (long)status;
+	memcpy(out, key, sizeof(key));
+	encl_memzero(key, sizeof(key));
+	return sizeof(key);
 }

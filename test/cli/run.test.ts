@@ -89,6 +89,79 @@ describe('sgxsim run', () => {
     expectOneLineError(again, `${lines}: already exists (use --force to overwrite it)`);
   });
 
+  /**
+   * What a JSON-lines trace shows of the AEXes: the 'aex' events (an interrupt's carries its reason, an
+   * exception's its vector and address), the ERESUMEs at the AEP, and the timer/IPI deliveries.
+   */
+  function aexInTrace(path: string) {
+    const evs = readFileSync(path, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { ev: string; data?: { reason?: string; vector?: number; addr?: number } });
+    const aex = evs.filter((e) => e.ev === 'aex');
+    const pf = aex.filter((e) => e.data?.vector === 14);
+    return {
+      aex: aex.length,
+      interrupts: aex.filter((e) => e.data?.reason !== undefined).length,
+      exceptions: aex.filter((e) => e.data?.vector !== undefined).length,
+      pf: pf.length,
+      pfPages: new Set(pf.map((e) => e.data!.addr)).size,
+      resumes: evs.filter((e) => e.ev === 'eresume').length,
+      ticks: evs.filter((e) => e.ev === 'interrupt').length,
+    };
+  }
+  const printedAex = (stdout: string) => {
+    const m = /^AEX: (\d+) \((\d+) interrupts, (\d+) exceptions\)/m.exec(stdout)!;
+    const eresume = /^ENCLU: EENTER \d+, ERESUME (\d+),/m.exec(stdout)!;
+    return { total: Number(m[1]), interrupts: Number(m[2]), exceptions: Number(m[3]), eresume: Number(eresume[1]) };
+  };
+
+  it('counts AEXes under preemption: > 0 with interrupts, as many as the trace’s AEX events and ERESUMEs at the AEP', async () => {
+    const trace = join(dir, 'preempt.jsonl');
+    // 4 KiB of SHA-256 per call, 4 threads on 2 TCS and 2 CPUs, and a 10 kHz timer: ticks land in enclave mode.
+    const arg = '00'.repeat(4096);
+    const r = await runCli(
+      ...['run', 'compute', '--ecall', 'sha256', '--arg', arg, '--out-len', '32', '--calls', '2'],
+      ...['--threads', '4', '--tcs', '2', '--hz', '10000', '--trace', trace],
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const a = printedAex(r.stdout);
+    const t = aexInTrace(trace);
+    expect(a.interrupts, 'timer ticks in enclave mode cause AEXes').toBeGreaterThan(0);
+    expect(a.total).toBe(a.interrupts + a.exceptions);
+    expect([a.total, a.interrupts, a.exceptions], 'the AEX events of the trace').toEqual([
+      t.aex,
+      t.interrupts,
+      t.exceptions,
+    ]);
+    expect(a.interrupts, 'no more interrupt AEXes than interrupts').toBeLessThanOrEqual(t.ticks);
+    // No exception reached the host and every ecall ended: each AEX was followed by ERESUME at the AEP
+    // (__vdso_sgx_enter_enclave's AEP is its own ENCLU), and the vDSO was never asked for ERESUME itself.
+    expect(r.stdout).toMatch(/exceptions reported to the host: 0$/m);
+    expect(t.resumes, 'ERESUMEs at the AEP').toBe(a.total);
+    expect(a.eresume, 'the ERESUME count printed').toBe(a.total);
+  });
+
+  it('counts no interrupt AEX for one thread without preemption: only first-touch #PFs, one per enclave page, none on later calls', async () => {
+    const one = join(dir, 'one.jsonl');
+    const three = join(dir, 'three.jsonl');
+    const common = ['run', 'compute', '--ecall', 'nop', '--threads', '1'];
+    const r1 = await runCli(...common, '--trace', one);
+    const r3 = await runCli(...common, '--calls', '3', '--trace', three);
+    expect(r1.status, r1.stderr).toBe(0);
+    expect(r3.status, r3.stderr).toBe(0);
+    const a = printedAex(r1.stdout);
+    const t = aexInTrace(one);
+    expect(a.interrupts).toBe(0);
+    expect([a.total, a.exceptions], 'the AEX events of the trace').toEqual([t.aex, t.exceptions]);
+    // Enclave pages are mapped into the process on their first access (sgx_vma_fault()): each AEX is a #PF on a
+    // page not seen before, and the page stays mapped, so the next calls of the same ecall fault on none.
+    expect(t.pf, 'every exception AEX is a #PF').toBe(t.exceptions);
+    expect(t.pfPages, 'on distinct pages').toBe(t.pf);
+    expect(t.resumes, 'ERESUMEs at the AEP').toBe(a.total);
+    expect(printedAex(r3.stdout).total, 'three calls: no more AEXes than one').toBe(a.total);
+  });
+
   it('refuses bad input with one line and status 1', async () => {
     expectOneLineError(
       await runCli('run', 'compute', '--ecall', 'sha512'),

@@ -3,13 +3,14 @@
  * §10; SDM Vol. 3D §40 EENTER/AEX): host reads of enclave memory see the abort page; #PF reports carry vector,
  * error code and the page address (with the SGX bit for EPCM violations); #UD from enclave code is reported after
  * the AEX and the trusted runtime's exception flow completes; a busy TCS and a TCS whose SSA frames are all used
- * give #GP on EENTER; #DB is never fixed up (SIGTRAP); two TCS run concurrently; a forked child and an SCM_RIGHTS
- * receiver enter the same enclave.
+ * give #GP on EENTER; #BP and #DB are never fixed up (SIGTRAP, after the AEX when raised inside the enclave); two
+ * TCS run concurrently; a forked child and an SCM_RIGHTS receiver enter the same enclave.
  */
 import { describe, expect, it } from 'vitest';
-import { PAGE_SIZE, TF } from '../../src/hw/index';
+import { AttrFlags, PAGE_SIZE, TF } from '../../src/hw/index';
 import {
   AF_UNIX,
+  accessRemoteVm,
   CLONE_FILES,
   CLONE_SIGHAND,
   CLONE_THREAD,
@@ -19,18 +20,113 @@ import {
   MAP_SHARED,
   PROT_READ,
   PROT_WRITE,
+  SI_KERNEL,
   SIGTRAP,
   SOCK_DGRAM,
   type Sys,
   WIFSIGNALED,
   WTERMSIG,
 } from '../../src/kernel/index';
-import { AbortReason, EnclCommand, EnclStatus } from '../../src/sdk/index';
+import { AbortReason, buildEnclaveWithDriver, EnclCommand, EnclStatus } from '../../src/sdk/index';
 import { EENTER, EEXIT, ERESUME, type Platform, vdsoSgxEnterEnclave } from '../../src/vdso/index';
-import { buildSample, dataSegment, enclCall, image, MAGIC, MAGIC2, Op, OpStruct, platform, Run } from '../vdso/fixture';
+import { runTool } from '../util/native';
+import {
+  buildSample,
+  dataSegment,
+  enclCall,
+  image,
+  MAGIC,
+  MAGIC2,
+  Op,
+  OpStruct,
+  platform,
+  ROOT,
+  Run,
+} from '../vdso/fixture';
 import { buildCompute, callBlockResult, ecall, ecallIndex, u32s } from '../vdso/runtime-call';
 
 const P = PAGE_SIZE;
+
+// SDM Vol. 3D Table 38-8 (TCS): FLAGS at 8 (bit 0 DBGOPTIN), CSSA at 24. Table 38-10: GPRSGX is the last 184 bytes
+// of an SSA frame, RIP at 136 and EXITINFO at 160 in it. Table 38-11 (EXITINFO): VECTOR in bits 7:0, EXIT_TYPE in
+// 10:8 (011b hardware exception, 110b software exception: INT3/INTO), VALID in bit 31.
+const TCS_FLAGS = 8;
+const TCS_CSSA = 24;
+const GPRSGX_SIZE = 184;
+const GPRSGX_RIP = 136;
+const GPRSGX_EXITINFO = 160;
+const exitInfo = (type: number, vector: number) => ((1 << 31) | (type << 8) | vector) >>> 0;
+
+/**
+ * The enclave address of the instruction after the first `mnemonic` in `fn` of the prebuilt sample, per objdump
+ * (the image is linked at 0, so addresses are enclave offsets).
+ */
+function afterInsn(fn: string, mnemonic: string): number {
+  const dis = runTool('objdump', ['-d', `--disassemble=${fn}`, `${ROOT}/enclaves/prebuilt/sample.elf`]).toString();
+  const insns = [...dis.matchAll(/^\s*([0-9a-f]+):\t[0-9a-f ]+\t(\S+)/gm)].map((m) => ({
+    at: Number.parseInt(m[1]!, 16),
+    mnemonic: m[2],
+  }));
+  const i = insns.findIndex((x) => x.mnemonic === mnemonic);
+  if (i < 0 || i + 1 >= insns.length) throw new Error(`no ${mnemonic} in ${fn}`);
+  return insns[i + 1]!.at;
+}
+
+/** The sample enclave with ATTRIBUTES.DEBUG, so a debugger can reach it through vm_ops->access (EDBGRD/EDBGWR). */
+async function buildDebugSample(sys: Sys) {
+  const { layout, sigstruct } = image('sample.elf');
+  const attributes = AttrFlags.MODE64BIT | AttrFlags.DEBUG;
+  return { ...(await buildEnclaveWithDriver(sys, new Libc(sys), { layout, sigstruct, attributes })), layout };
+}
+
+/** A debugger's read of `n` ≤ 8 bytes (ptrace PEEKDATA: __access_remote_vm → sgx_vma_access → EDBGRD). */
+async function peek(sys: Sys, addr: number, n = 8): Promise<bigint> {
+  const buf = new Uint8Array(8);
+  const got = await sys.kcall('peek', (t) => accessRemoteVm(t.mm!, addr, buf.subarray(0, n), false));
+  if (got !== n) throw new Error(`peek 0x${addr.toString(16)}: ${got}`);
+  return new DataView(buf.buffer).getBigUint64(0, true);
+}
+
+/** A debugger's write of 8 bytes (ptrace POKEDATA: sgx_vma_access → EDBGRD, EDBGWR). */
+async function poke(sys: Sys, addr: number, v: bigint): Promise<void> {
+  const buf = new Uint8Array(8);
+  new DataView(buf.buffer).setBigUint64(0, v, true);
+  const got = await sys.kcall('poke', (t) => accessRemoteVm(t.mm!, addr, buf, true));
+  if (got !== 8) throw new Error(`poke 0x${addr.toString(16)}: ${got}`);
+}
+
+/** What a debugger sees of TCS #0 and its SSA frame: CSSA, and the frame's EXITINFO and RIP (as an offset). */
+async function tcs0(sys: Sys, e: { base: number; layout: ReturnType<typeof image>['layout'] }) {
+  const gpr = e.base + Number(e.layout.tcs[0]!.ossa) + P - GPRSGX_SIZE;
+  return {
+    cssa: Number(await peek(sys, e.base + TCS_CSSA, 4)),
+    exitInfo: Number(await peek(sys, gpr + GPRSGX_EXITINFO, 4)),
+    rip: Number((await peek(sys, gpr + GPRSGX_RIP)) - BigInt(e.base)),
+  };
+}
+
+/**
+ * The vectors of the AEXes caused by exceptions other than #PF, from the trace (the others are timer interrupts,
+ * and #PFs on enclave pages not yet mapped in the process, which sgx_vma_fault() maps on demand).
+ */
+const exceptionAexes = (p: Platform) =>
+  p.k.trace.events
+    .filter((x) => x.ev === 'aex' && x.data?.vector !== undefined && x.data.vector !== 14)
+    .map((x) => x.data!.vector);
+
+/**
+ * Forks a child that enters TCS #0 of `e` with `opType` and must not come back. @returns the wait status.
+ */
+async function enterInChild(sys: Sys, libc: Libc, e: { base: number }, opType: bigint, log: (s: string) => void) {
+  const child = await sys.fork(async (cs) => {
+    const cl = new Libc(cs);
+    const run = await Run.alloc(cs, cl, e.base);
+    const op = await OpStruct.alloc(cs, cl);
+    log(`the vDSO returned ${await enclCall(cs, await op.set(opType), run)}`);
+    return 0;
+  });
+  return (await libc.waitpid(child)).status;
+}
 
 async function scenario(
   body: (t: { sys: Sys; libc: Libc; p: Platform; log: (s: string) => void }) => Promise<void>,
@@ -262,6 +358,91 @@ describe('#DB is never fixed up', () => {
     const st = p.k.exitStatus(pid)!;
     expect(WIFSIGNALED(st) && WTERMSIG(st), 'killed by SIGTRAP').toBe(SIGTRAP);
     expect(p.stats.reported, 'no exception reported through the vDSO').toBe(0);
+  });
+
+  it('ENCL_OP_TF on an opt-out entry: POPF cannot set TF inside the enclave, so no #DB and the op ends with EEXIT', async () => {
+    const { log, p } = await scenario(async ({ sys, libc, log }) => {
+      const e = await buildDebugSample(sys);
+      const run = await Run.alloc(sys, libc, e.base);
+      const op = await OpStruct.alloc(sys, libc);
+      // SDM Vol. 3D §42.2.5: "any attempt to set TF via a POPF instruction while inside the enclave clears TF".
+      log(`ret ${await enclCall(sys, await op.set(Op.TF), run)} function ${(await run.read()).function}`);
+      log(`cssa ${(await tcs0(sys, e)).cssa}`);
+    });
+    expect(log).toEqual([`ret 0 function ${EEXIT}`, 'cssa 0']);
+    expect(p.stats.reported).toBe(0);
+  });
+
+  it('ENCL_OP_TF on an opt-in entry (TCS.FLAGS.DBGOPTIN set by a debugger with EDBGWR): the single-step #DB inside the enclave causes an AEX, then SIGTRAP kills the process', async () => {
+    const after = afterInsn('encl_trap_flag', 'nop');
+    const { log, p } = await scenario(async ({ sys, libc, log }) => {
+      const e = await buildDebugSample(sys);
+      // A debugger opts TCS #0 in (SDM Vol. 3D §41.2 EDBGWR: a debug enclave's TCS.FLAGS is writable).
+      await poke(sys, e.base + TCS_FLAGS, 1n);
+      log(`flags ${await peek(sys, e.base + TCS_FLAGS)}`);
+      const st = await enterInChild(sys, libc, e, Op.TF, log);
+      log(`child ${WIFSIGNALED(st) ? `killed by ${WTERMSIG(st)}` : `exited ${st}`}`);
+      // The trap comes after the NOP that follows the POPF (SDM Vol. 3A §17.3.1.4); the AEX saved RIP there.
+      const t = await tcs0(sys, e);
+      log(`cssa ${t.cssa} exitinfo ${t.exitInfo.toString(16)} rip 0x${t.rip.toString(16)}`);
+    });
+    expect(log).toEqual([
+      'flags 1',
+      `child killed by ${SIGTRAP}`,
+      `cssa 1 exitinfo ${exitInfo(3, 1).toString(16)} rip 0x${after.toString(16)}`,
+    ]);
+    expect(p.stats.reported, 'not reported through sgx_enclave_run').toBe(0);
+    expect(exceptionAexes(p), 'one exception AEX').toEqual([1]);
+  });
+});
+
+describe('#BP inside the enclave (ENCL_OP_BP) is never fixed up', () => {
+  // fixup_vdso_exception(): "Do not attempt to fixup #DB or #BP"; exc_int3() → do_int3_user() → do_trap(X86_TRAP_BP,
+  // SIGTRAP, "int3", regs, 0, 0, NULL) → force_sig(SIGTRAP): si_code SI_KERNEL. The signal is delivered at the AEP.
+  it('with no handler: int3 causes an AEX, then SIGTRAP kills the process; the TCS keeps the AEX’s frame', async () => {
+    const after = afterInsn('encl_body', 'int3');
+    const { log, p } = await scenario(async ({ sys, libc, log }) => {
+      const e = await buildDebugSample(sys);
+      const st = await enterInChild(sys, libc, e, Op.BP, log);
+      log(`child ${WIFSIGNALED(st) ? `killed by ${WTERMSIG(st)}` : `exited ${st}`}`);
+      // #BP is a trap: the SSA frame's RIP is the instruction after INT3.
+      const t = await tcs0(sys, e);
+      log(`cssa ${t.cssa} exitinfo ${t.exitInfo.toString(16)} rip 0x${t.rip.toString(16)}`);
+      // The only SSA frame is in use, so EENTER on TCS #0 is #GP(0) (CSSA = NSSA); TCS #1 still works.
+      const run = await Run.alloc(sys, libc, e.base);
+      const op = await OpStruct.alloc(sys, libc);
+      await enclCall(sys, await op.set(Op.NOP), run);
+      log(`tcs 0: vector ${(await run.exception()).vector}`);
+      const run1 = await Run.alloc(sys, libc, e.base + P);
+      await enclCall(sys, op.addr, run1);
+      log(`tcs 1: function ${(await run1.read()).function}`);
+    });
+    expect(log).toEqual([
+      `child killed by ${SIGTRAP}`,
+      `cssa 1 exitinfo ${exitInfo(6, 3).toString(16)} rip 0x${after.toString(16)}`,
+      'tcs 0: vector 13',
+      `tcs 1: function ${EEXIT}`,
+    ]);
+    expect(exceptionAexes(p), 'one exception AEX').toEqual([3]);
+  });
+
+  it('with a SIGTRAP handler: it runs at the AEP with CSSA 1 and si_code SI_KERNEL; its return ERESUMEs and the op ends with EEXIT', async () => {
+    const { log, p } = await scenario(async ({ sys, libc, log }) => {
+      const e = await buildDebugSample(sys);
+      await sys.sigaction(SIGTRAP, {
+        handler: async (hs, sig, info) => {
+          log(`signal ${sig} si_code 0x${info.si_code.toString(16)} cssa ${(await tcs0(hs, e)).cssa}`);
+        },
+      });
+      const run = await Run.alloc(sys, libc, e.base);
+      const op = await OpStruct.alloc(sys, libc);
+      log(`ret ${await enclCall(sys, await op.set(Op.BP), run)}`);
+      // Nothing was reported: the exception fields stay zero and function is EEXIT.
+      expect(await run.exception()).toEqual(exc(EEXIT, 0, 0, 0));
+      log(`cssa ${(await tcs0(sys, e)).cssa}`);
+    });
+    expect(log).toEqual([`signal ${SIGTRAP} si_code 0x${SI_KERNEL.toString(16)} cssa 1`, 'ret 0', 'cssa 0']);
+    expect(p.stats.reported).toBe(0);
   });
 });
 

@@ -37,7 +37,7 @@ const SAME_TOOLCHAIN =
   TOOLCHAIN !== null && TOOLCHAIN.gcc === MANIFEST.toolchain.gcc && TOOLCHAIN.ld === MANIFEST.toolchain.ld;
 
 const EXPECTED_ECALLS = {
-  seal: ['seal', 'seal_mrenclave', 'unseal', 'report', 'verify_report'],
+  seal: ['seal', 'seal_mrenclave', 'unseal', 'report', 'verify_report', 'getkey'],
   compute: ['sha256', 'crc32', 'sort', 'fault', 'hello', 'echo', 'ocall_rounds', 'abort', 'nop'],
 } as const;
 const EXPECTED_OCALLS = { seal: [], compute: ['print', 'echo'] } as const;

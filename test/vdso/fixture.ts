@@ -47,6 +47,8 @@ export const Op = {
   /** sgxsim's deliberate exceptions (enclaves/sample/ops.h). */
   UD: 0x100n,
   PF: 0x101n,
+  BP: 0x102n,
+  TF: 0x103n,
 } as const;
 
 const KEY = readSigningKey(join(ROOT, 'test/fixtures/selftest-sign_key.pem'));

@@ -237,7 +237,8 @@ describe('loading options', () => {
       expect(asked).toBe(1);
       expect(sgxStats(p.sgx).enclaves[0]!.flags).toContain('DEBUG');
       expect((await e.ecall('nop')).ret).toBe(0n);
-      // PROVISIONKEY without ENCLAVE_PROVISION: EINIT refuses the attributes (EACCES from ENCLAVE_CREATE's check).
+      // A MISCSELECT bit the CPU does not support (bit 5): ECREATE refuses the SECS, so ENCLAVE_CREATE is the failing
+      // step. (PROVISIONKEY without ENCLAVE_PROVISION is test/conformance/provision-key.test.ts.)
       const err = await caught(load(sys, { miscSelect: 1 << 5 }));
       expect(err.data).toMatchObject({ kind: 'syscall', step: 'SGX_IOC_ENCLAVE_CREATE' });
       expect(AttrFlags.DEBUG).toBe(2n);

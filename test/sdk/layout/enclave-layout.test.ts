@@ -121,7 +121,7 @@ describe('buildEnclaveLayout and measureEnclave', () => {
 
   it('measure the prebuilt sample enclave to its golden MRENCLAVE with both backends', () => {
     const layout = buildEnclaveLayout(SAMPLE_BYTES);
-    const golden = '5f16867a3bb2b2bc9004db0d8508dd7051e7b36bd0559e43ec31deb83249e9b9';
+    const golden = '3e9e557fa705a193ba534e22263bbf23c5001d6e180a7c713380682659e79f23';
     expect(toHex(measureEnclave(nobleBackend, layout)), 'noble').toBe(golden);
     expect(toHex(measureEnclave(nodeBackend, layout)), 'node').toBe(golden);
   });
