@@ -39,7 +39,12 @@ export interface CpuFault {
   readonly errorCode: number;
   /** CR2 for #PF; 0 otherwise. */
   readonly addr: number;
+  /** The DR6 status a #DB leaves (SDM Vol. 3B §18.2.3): BS for a single-step trap, none for INT1. */
+  readonly dr6?: number;
 }
+
+/** DR6.BS: the #DB was a single-step trap (RFLAGS.TF). */
+export const DR6_BS = 1 << 14;
 
 export function isFault(x: unknown): x is CpuFault {
   return typeof x === 'object' && x !== null && (x as { kind?: unknown }).kind === 'fault';
@@ -68,6 +73,11 @@ export function de(): CpuFault {
 /** Any vector without an error code. */
 export function fault(vector: VectorNumber, errorCode = 0, addr = 0): CpuFault {
   return { kind: 'fault', vector, errorCode, addr };
+}
+
+/** A #DB trap with its DR6 status: `DR6_BS` after a single step, 0 for INT1 (ICEBP). */
+export function debugTrap(dr6: number): CpuFault {
+  return { kind: 'fault', vector: Vector.DB, errorCode: 0, addr: 0, dr6 };
 }
 
 const NAMES: Record<number, string> = {

@@ -378,6 +378,12 @@ export class EncluRunner implements GuestRunner {
     aexOnInterrupt(this.p, ctx.cpu, reason);
   }
 
+  /** After an AEX this is the AEP: the enclave's RIP is in the SSA, out of the kernel's sight. */
+  userIp(ctx: GuestContext): number | undefined {
+    const lp = this.g.lp;
+    return lp && lp.id === ctx.cpu ? lp.cpu.rip : undefined;
+  }
+
   /** fixup_vdso_exception() (arch/x86/entry/vdso/extable.c). */
   fixup(ctx: GuestContext, fault: CpuFault, _signal: number): GuestStop | undefined {
     // Only the ENCLU has an exception-table entry: the vDSO's loads and stores of `run` fault like any code.

@@ -24,6 +24,7 @@ import {
   SIGTRAP,
   SOCK_DGRAM,
   type Sys,
+  TRAP_TRACE,
   WIFSIGNALED,
   WTERMSIG,
 } from '../../src/kernel/index';
@@ -51,6 +52,7 @@ const P = PAGE_SIZE;
 // of an SSA frame, RIP at 136 and EXITINFO at 160 in it. Table 38-11 (EXITINFO): VECTOR in bits 7:0, EXIT_TYPE in
 // 10:8 (011b hardware exception, 110b software exception: INT3/INTO), VALID in bit 31.
 const TCS_FLAGS = 8;
+const TCS_AEP = 40;
 const TCS_CSSA = 24;
 const GPRSGX_SIZE = 184;
 const GPRSGX_RIP = 136;
@@ -340,13 +342,15 @@ describe('#GP on EENTER', () => {
 });
 
 describe('#DB is never fixed up', () => {
-  it('a single-step trap pended by EEXIT reaches the thread as SIGTRAP, run.function untouched', async () => {
+  // TF is set before the vDSO call, so the first trap comes after the vDSO's first instruction, before any ENCLU;
+  // the #DB that EEXIT pends is covered in test/hw/sgx/enclu/entry-exit.test.ts.
+  it('a single-step trap in the vDSO (TF set by a debugger) reaches the thread as SIGTRAP, run.function untouched', async () => {
     const { p, pid } = await scenario(async ({ sys, libc, p }) => {
       const e = await buildSample(sys);
       const run = await Run.alloc(sys, libc, e.base);
       const op = await OpStruct.alloc(sys, libc);
       await enclCall(sys, await op.set(Op.NOP), run);
-      // A debugger set RFLAGS.TF on the thread (PTRACE_SINGLESTEP's effect): EEXIT pends a single-step #DB.
+      // A debugger set RFLAGS.TF on the thread (PTRACE_SINGLESTEP's effect).
       const g = p.cpus.thread(sys.task);
       const rf = p.cpus.snapshot(g);
       rf.rflags |= TF;
@@ -393,6 +397,35 @@ describe('#DB is never fixed up', () => {
     ]);
     expect(p.stats.reported, 'not reported through sgx_enclave_run').toBe(0);
     expect(exceptionAexes(p), 'one exception AEX').toEqual([1]);
+  });
+
+  it('ENCL_OP_TF on an opt-in entry with a SIGTRAP handler: si_code TRAP_TRACE and si_addr = the AEP for each step, then EEXIT', async () => {
+    const { log, p } = await scenario(async ({ sys, libc, log }) => {
+      const e = await buildDebugSample(sys);
+      await poke(sys, e.base + TCS_FLAGS, 1n);
+      await sys.sigaction(SIGTRAP, {
+        handler: async (hs, sig, info) => {
+          // EENTER saved the AEP in TCS.AEP (SDM Vol. 3D §41.3 EENTER); a debug enclave's TCS reads with EDBGRD.
+          const aep = await peek(hs, e.base + TCS_AEP);
+          log(
+            `signal ${sig} si_code ${info.si_code} si_addr ${BigInt(info.si_addr ?? -1) === aep ? 'AEP' : info.si_addr}`,
+          );
+        },
+      });
+      const run = await Run.alloc(sys, libc, e.base);
+      const op = await OpStruct.alloc(sys, libc);
+      log(`ret ${await enclCall(sys, await op.set(Op.TF), run)} function ${(await run.read()).function}`);
+      log(`cssa ${(await tcs0(sys, e)).cssa}`);
+    });
+    // exc_debug_user() → send_sigtrap(regs, 0, get_si_code(dr6)): DR6.BS gives TRAP_TRACE, si_addr = regs->ip,
+    // which after the AEX is the AEP. encl_trap_flag is pushf; orq $0x100,(%rsp); popf; nop; pushf; andq
+    // $~0x100,(%rsp); popf: TF is set at the start of the last four, so four single steps (SDM Vol. 3A §17.3.1.4).
+    expect(log).toEqual([
+      ...Array.from({ length: 4 }, () => `signal ${SIGTRAP} si_code ${TRAP_TRACE} si_addr AEP`),
+      `ret 0 function ${EEXIT}`,
+      'cssa 0',
+    ]);
+    expect(p.stats.reported).toBe(0);
   });
 });
 

@@ -8,7 +8,7 @@
  * with their own reason so that the kernel or the SGX layer can act and call run() again.
  */
 
-import { type CpuFault, fault, gp, isFault, Vector } from '../fault';
+import { type CpuFault, DR6_BS, debugTrap, fault, gp, isFault, Vector } from '../fault';
 import { PAGE_SIZE } from '../mem/page';
 import { Cpu, type CpuOptions, type CpuState, StopSignal, TF, TWO32 } from './cpu';
 import { type Block, DecodeCache } from './decode-cache';
@@ -253,7 +253,7 @@ export function run(c: Cpu, budget: number): RunResult {
         c.rip = c.nextRip;
         c.icount++;
         n++;
-        return { stop: { kind: 'fault', fault: fault(Vector.DB), trap: true }, executed: n };
+        return { stop: { kind: 'fault', fault: debugTrap(DR6_BS), trap: true }, executed: n };
       }
       const len = insns.length;
       for (let k = 0; k < len; k++) {
@@ -299,7 +299,11 @@ export function run(c: Cpu, budget: number): RunResult {
           return { stop: { kind: 'hlt' }, executed: n };
         case 'int':
           if (e.vector === Vector.BP || e.vector === Vector.DB) {
-            return { stop: { kind: 'fault', fault: fault(e.vector), trap: true }, executed: n };
+            // INT1 (ICEBP) leaves DR6 without BS or B0-B3 (SDM Vol. 3B §18.2.3).
+            return {
+              stop: { kind: 'fault', fault: e.vector === Vector.DB ? debugTrap(0) : fault(e.vector), trap: true },
+              executed: n,
+            };
           }
           return { stop: { kind: 'int', vector: e.vector }, executed: n };
         default: {

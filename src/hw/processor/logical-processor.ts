@@ -22,7 +22,7 @@ import {
   run,
   saveCpu,
 } from '../cpu/index';
-import { type CpuFault, fault, Vector } from '../fault';
+import { type CpuFault, DR6_BS, debugTrap } from '../fault';
 import type { Rng } from '../rng';
 import { aex, type EncluContext, EncluLeaf, enclaveAccessHook, enclu, type SgxMachine } from '../sgx/index';
 
@@ -189,7 +189,7 @@ export class LogicalProcessor {
           // "Pend a single-step #DB at the end of" EENTER/EEXIT: a trap with RIP where the leaf left it.
           if (o.pendingDb) {
             cycles += this.deliverCost();
-            return this.done(executed, cycles, this.deliver(fault(Vector.DB), true));
+            return this.done(executed, cycles, this.deliver(debugTrap(DR6_BS), true));
           }
           continue;
         }

@@ -68,6 +68,10 @@ export const SEGV_ACCERR = 2;
 export const BUS_ADRALN = 1;
 export const BUS_ADRERR = 2;
 export const BUS_OBJERR = 3;
+// SIGTRAP si_codes (include/uapi/asm-generic/siginfo.h).
+export const TRAP_BRKPT = 1;
+export const TRAP_TRACE = 2;
+export const TRAP_HWBKPT = 4;
 export const CLD_EXITED = 1;
 export const CLD_KILLED = 2;
 export const CLD_DUMPED = 3;

@@ -7,7 +7,7 @@
  * when that code enters the kernel again (Task.enter() → Scheduler.hostStopped() → `returnedFromUser`), usually
  * one microtask later: no promise chain of the kernel's own sits between two kernel entries.
  */
-import { type CpuFault, Vector } from '../../hw/index';
+import { type CpuFault, DR6_BS, Vector } from '../../hw/index';
 import {
   BUS_ADRALN,
   EINTR,
@@ -22,6 +22,9 @@ import {
   SIGILL,
   SIGSEGV,
   SIGTRAP,
+  TRAP_BRKPT,
+  TRAP_HWBKPT,
+  TRAP_TRACE,
   wExited,
 } from '../abi/index';
 import type { Kernel } from '../kernel';
@@ -235,8 +238,11 @@ function park(k: Kernel, t: Task, b: Block): void {
   k.traceTask(t, 'block', { deadline: b.deadline ?? null });
 }
 
-/** Maps a non-#PF exception to its signal and si_code (arch/x86/kernel/traps.c). */
-function exceptionSignal(f: CpuFault): { sig: number; code: number; addr: number } {
+/**
+ * Maps a non-#PF exception to its signal and si_code (arch/x86/kernel/traps.c). `ip` is the user RIP in pt_regs,
+ * which send_sigtrap() reports as si_addr for a #DB.
+ */
+function exceptionSignal(f: CpuFault, ip: number): { sig: number; code: number; addr: number } {
   switch (f.vector) {
     case Vector.DE:
       return { sig: SIGFPE, code: 1 /* FPE_INTDIV */, addr: 0 };
@@ -248,12 +254,23 @@ function exceptionSignal(f: CpuFault): { sig: number; code: number; addr: number
     case Vector.XM:
       return { sig: SIGFPE, code: 0, addr: 0 };
     case Vector.DB:
+      // exc_debug_user() → send_sigtrap(regs, 0, get_si_code(dr6)): TRAP_TRACE for DR_STEP, TRAP_HWBKPT for
+      // B0-B3, TRAP_BRKPT otherwise (INT1), with si_addr = regs->ip.
+      return { sig: SIGTRAP, code: debugSiCode(f.dr6 ?? 0), addr: ip };
     case Vector.BP:
+      // do_int3_user() → do_trap(X86_TRAP_BP, SIGTRAP, "int3", regs, 0, 0, NULL) → force_sig(): SI_KERNEL.
       return { sig: SIGTRAP, code: SI_KERNEL, addr: 0 };
     default:
       // #GP and the rest: do_general_protection() sends SIGSEGV with SI_KERNEL.
       return { sig: SIGSEGV, code: SI_KERNEL, addr: 0 };
   }
+}
+
+/** get_si_code() (arch/x86/include/asm/traps.h). */
+function debugSiCode(dr6: number): number {
+  if (dr6 & DR6_BS) return TRAP_TRACE;
+  if (dr6 & 0xf) return TRAP_HWBKPT;
+  return TRAP_BRKPT;
 }
 
 /** Leaves guest mode with `value` (or a restart) and returns to host code. @returns whether host code runs. */
@@ -363,7 +380,7 @@ function handleGuestStop(
         }
         sig = { sig: r.kind === 'sigsegv' ? SIGSEGV : SIGBUS, code: r.code, addr: r.addr };
       } else {
-        sig = exceptionSignal(f);
+        sig = exceptionSignal(f, runner.userIp?.(ctx) ?? 0);
         k.traceTask(t, 'guest_fault', { vector: f.vector, err: f.errorCode, sig: sig.sig });
       }
       const fix = runner.fixup?.(ctx, f, sig.sig);

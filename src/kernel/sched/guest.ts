@@ -58,6 +58,8 @@ export interface GuestRunner {
    * signal to be delivered.
    */
   fixup?(ctx: GuestContext, fault: CpuFault, signal: number): GuestStop | undefined;
+  /** The user RIP the kernel's pt_regs hold after the stop (si_addr of a #DB's SIGTRAP), if known. */
+  userIp?(ctx: GuestContext): number | undefined;
   /** The result of a guest syscall, to put in RAX. */
   syscallReturn?(ctx: GuestContext, ret: number): void;
   /** The thread is dying while in guest mode (killed); drop any state tied to it. */

@@ -275,7 +275,8 @@ for (const jit of [false, true]) {
           const r = m.run();
           expect(r.stop).toEqual({
             kind: 'fault',
-            fault: { kind: 'fault', vector: Vector.DB, errorCode: 0, addr: 0 },
+            // DR6.BS (bit 14): the #DB is a single-step trap (SDM Vol. 3B §18.2.3).
+            fault: { kind: 'fault', vector: Vector.DB, errorCode: 0, addr: 0, dr6: 0x4000 },
             trap: true,
           });
           expect(r.executed).toBe(1);

@@ -351,7 +351,7 @@ describe('ENCLU[EENTER] checks, in the SDM order', () => {
     const res = lp.run(1_000_000);
     expect(res.stop, 'no single-step inside; the pending #DB after EEXIT').toEqual({
       kind: 'exception',
-      fault: { kind: 'fault', vector: Vector.DB, errorCode: 0, addr: 0 },
+      fault: { kind: 'fault', vector: Vector.DB, errorCode: 0, addr: 0, dr6: 0x4000 }, // DR6.BS
       trap: true,
       aex: false,
     });
@@ -368,7 +368,7 @@ describe('ENCLU[EENTER] checks, in the SDM order', () => {
     atStub(lp, EncluLeaf.EENTER, w.e.tcs[0]!, { [R.RDI]: BigInt(DATA) });
     lp.cpu.setFlags(lp.cpu.getFlags() | TF);
     expect(faultOf(lp.run(1_000_000))).toEqual({
-      fault: { kind: 'fault', vector: Vector.DB, errorCode: 0, addr: 0 },
+      fault: { kind: 'fault', vector: Vector.DB, errorCode: 0, addr: 0, dr6: 0x4000 }, // DR6.BS
       aex: true,
     });
     const gpr = epcBytes(w.p, w.e, w.e.base + 0x5000 + 4096 - 184, 184);
