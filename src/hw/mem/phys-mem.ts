@@ -40,11 +40,21 @@ export interface PhysMemState {
  */
 export type PageWriteObserver = (pfn: number) => void;
 
+const SLAB_PAGES = 32;
+
 export class PhysMem {
   readonly regions: readonly MemRegion[];
   readonly config: PhysMemConfig;
   private readonly pages = new Map<number, Uint8Array>();
   private static readonly ZERO = new Uint8Array(PAGE_SIZE);
+  /**
+   * Storage for pages touched from now on: frames are carved out of 128 KiB slabs, and released frames are used
+   * again (zeroed) before a new slab is cut. One ArrayBuffer per page would make first touches the dominant cost of
+   * building an enclave (a backing-store allocation each); slabs keep memory within a slab of the pages in use.
+   */
+  private readonly released: Uint8Array[] = [];
+  private slab: ArrayBuffer | undefined;
+  private slabNext = SLAB_PAGES;
   private observers: PageWriteObserver[] = [];
 
   constructor(config: PhysMemConfig) {
@@ -99,7 +109,7 @@ export class PhysMem {
 
   /**
    * The page's storage for a writer, allocated (zeroed) on first use; observers are told it may change. The
-   * caller may keep it: it stays valid until `freePage`.
+   * caller may keep it until `freePage`, which hands the storage on to the next page touched.
    */
   page(pfn: number): Uint8Array {
     if (this.observers.length > 0) this.notifyWrite(pfn);
@@ -115,10 +125,20 @@ export class PhysMem {
     if (!p) {
       if (!this.isMapped(pfn * PAGE_SIZE))
         throw new Error(`physical page 0x${(pfn * PAGE_SIZE).toString(16)} is not decoded`);
-      p = new Uint8Array(PAGE_SIZE);
+      p = this.newFrame();
       this.pages.set(pfn, p);
     }
     return p;
+  }
+
+  private newFrame(): Uint8Array {
+    const old = this.released.pop();
+    if (old) return old.fill(0);
+    if (this.slabNext === SLAB_PAGES) {
+      this.slab = new ArrayBuffer(SLAB_PAGES * PAGE_SIZE);
+      this.slabNext = 0;
+    }
+    return new Uint8Array(this.slab!, PAGE_SIZE * this.slabNext++, PAGE_SIZE);
   }
 
   /** The page's bytes without allocating: a shared zero page when untouched. Do not write to the result. */
@@ -126,10 +146,13 @@ export class PhysMem {
     return this.pages.get(pfn) ?? PhysMem.ZERO;
   }
 
-  /** Releases a page's storage; it reads as zero afterwards. */
+  /** Releases a page's storage for reuse; the page reads as zero afterwards. Holders of its `frame()` must drop it. */
   freePage(pfn: number): void {
     if (this.observers.length > 0) this.notifyWrite(pfn);
+    const p = this.pages.get(pfn);
+    if (!p) return;
     this.pages.delete(pfn);
+    this.released.push(p);
   }
 
   /** Raw read of `len` bytes at `pa` (may cross pages). */

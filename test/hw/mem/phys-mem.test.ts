@@ -21,6 +21,23 @@ describe('PhysMem', () => {
     expect(m.read(last + 7, 1)[0]).toBe(999 & 0xff);
   });
 
+  it("hands a released page's storage to the next page touched, zeroed, so churn does not grow memory", () => {
+    const m = new PhysMem({ ramBytes: GiB, epcSections: [{ base: DEFAULT_EPC_BASE, size: 16 * PAGE_SIZE }] });
+    const before = process.memoryUsage().arrayBuffers;
+    for (let i = 0; i < 20_000; i++) {
+      const pfn = 16 + i;
+      m.page(pfn).fill(0xa5);
+      if (i >= 8) m.freePage(pfn - 8);
+    }
+    expect(m.touchedPages).toBe(8);
+    const grown = process.memoryUsage().arrayBuffers - before;
+    // 20,000 pages passed through (80 MB if each had kept its own storage); at most 8 live at a time.
+    expect(grown, `arrayBuffers grew by ${grown}`).toBeLessThan(8 * 2 ** 20);
+    // Freed pages read as zero, and the next page touched starts zeroed though its storage was used before.
+    expect(m.read(16 * PAGE_SIZE, 4)).toEqual(new Uint8Array(4));
+    expect(m.page(5).every((b) => b === 0)).toBe(true);
+  });
+
   it('reads untouched memory as zero without allocating', () => {
     const m = new PhysMem({ ramBytes: GiB, epcSections: [{ base: DEFAULT_EPC_BASE, size: 16 * PAGE_SIZE }] });
     expect(m.read(123456, 16)).toEqual(new Uint8Array(16));
