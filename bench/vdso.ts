@@ -15,6 +15,7 @@ import type { Bench, BenchRow } from './lib';
 
 const ROOT = join(import.meta.dirname, '..');
 const CALLS = 3000;
+const ROUNDS = 8;
 
 async function nopRow(): Promise<BenchRow> {
   const elf = new Uint8Array(readFileSync(join(ROOT, 'enclaves/prebuilt/sample.elf')));
@@ -31,15 +32,18 @@ async function nopRow(): Promise<BenchRow> {
     const run = await libc.bytes(encode(SGX_ENCLAVE_RUN, { tcs: BigInt(e.base) }));
     // struct encl_op_header { u64 type = ENCL_OP_NOP (4) }.
     const op = await libc.bytes(Uint8Array.of(4, 0, 0, 0, 0, 0, 0, 0));
-    for (let round = 0; round < 2; round++) {
+    // Alternating rounds, best of each: wall time of promise-heavy loops is noisy (GC, JIT tiers), and the two
+    // loops share whatever the machine does meanwhile.
+    vdso = getpid = Number.POSITIVE_INFINITY;
+    for (let round = 0; round < ROUNDS; round++) {
       const c0 = await sys.kcall('clock', (t) => t.now());
       let t0 = performance.now();
       for (let i = 0; i < CALLS; i++) await vdsoSgxEnterEnclave(sys, { rdi: op, fn: 2, run });
-      vdso = (performance.now() - t0) / CALLS;
+      vdso = Math.min(vdso, (performance.now() - t0) / CALLS);
       cycles = ((await sys.kcall('clock', (t) => t.now())) - c0) / CALLS;
       t0 = performance.now();
       for (let i = 0; i < CALLS; i++) await sys.getpid();
-      getpid = (performance.now() - t0) / CALLS;
+      getpid = Math.min(getpid, (performance.now() - t0) / CALLS);
     }
     return 0;
   });
@@ -51,7 +55,7 @@ async function nopRow(): Promise<BenchRow> {
     reference: { name: 'getpid() through the same simulated kernel', value: getpid * 1e3 },
     better: 'lower',
     goal: '≤ 10×',
-    note: `${CALLS} calls; ${Math.round(cycles)} virtual cycles per call`,
+    note: `best of ${ROUNDS} alternating rounds of ${CALLS} calls; ${Math.round(cycles)} virtual cycles per call`,
   };
 }
 
