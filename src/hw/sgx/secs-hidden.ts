@@ -9,7 +9,7 @@
  * One piece is held outside the page: the running SHA-256 of an enclave that EINIT has not finalized yet,
  * because a CryptoBackend hash state is opaque; SgxMachine keeps it keyed by EID.
  */
-import { defineLayout, getField, setField } from './layout/index';
+import { defineLayout, getField, offsetOf, setField } from './layout/index';
 
 /** Where the hidden block starts inside the SECS page: well inside the 3834 reserved bytes that begin at 262. */
 export const SECS_HIDDEN_OFFSET = 3072;
@@ -26,6 +26,9 @@ export const SECS_HIDDEN = defineLayout('SECS hidden state (sgxsim)', 512, 8, [
   { name: 'padding', offset: 96, size: 352, type: 'bytes', doc: 'PADDING: top 352 bytes of SIG^3 mod N (EINIT)' },
   { name: 'reserved2', offset: 448, size: 64, type: 'reserved' },
 ] as const);
+
+/** Where the EID sits in the SECS page, for readers that take it as two u32s (SgxMachine.measurementOf). */
+export const SECS_EID_OFFSET = SECS_HIDDEN_OFFSET + offsetOf(SECS_HIDDEN, 'eid');
 
 type HiddenU64 = 'eid' | 'childCnt' | 'entryEpoch';
 type HiddenU32 = 'activeCurrent' | 'activePrevious';

@@ -20,7 +20,9 @@ import { AttrFlags, MiscSelect, MSR_IA32_SGXLEPUBKEYHASH0, Xfrm } from './arch';
 import { Epc } from './epc';
 import { Epcm, type EpcmEntryState } from './epcm';
 import type { KeyPlatformInputs } from './keys';
+import { dataView } from './layout/index';
 import type { Measurement } from './measure';
+import { SECS_EID_OFFSET } from './secs-hidden';
 
 /** The model's direct map covers canonical lower-half addresses; physical memory must fit in it. */
 export const DIRECT_MAP_LIMIT = 2 ** 47;
@@ -163,6 +165,13 @@ export class SgxMachine {
   private versionCounter: bigint;
   /** Running MRENCLAVE of enclaves EINIT has not finalized, by EID. */
   private readonly measurements = new Map<bigint, Measurement>();
+  /**
+   * measurementOf's one-entry cache: the last EID looked up, as its two u32 halves (-1: none), and what
+   * `measurements` held for it. Any change to `measurements` clears it; it holds nothing read from a SECS page.
+   */
+  private lastEidLo = -1;
+  private lastEidHi = -1;
+  private lastMeasurement: Measurement | undefined;
   /** Logical processors in enclave mode, by CPU id. */
   private readonly lps = new Map<number, LpInside>();
 
@@ -294,12 +303,32 @@ export class SgxMachine {
     return this.measurements.get(eid);
   }
 
+  /**
+   * The running measurement of the enclave whose SECS page is `secsPage`, by the EID in the page's hidden state:
+   * measurement(hiddenU64(secsPage, 'eid')) without a BigInt when the EID is the one asked for last (EEXTEND
+   * runs 16 times a page on one enclave). The EID is read from the page on every call, so a SECS that was
+   * evicted and reloaded elsewhere, or removed and replaced by another, is found correctly.
+   */
+  measurementOf(secsPage: Uint8Array): Measurement | undefined {
+    const dv = dataView(secsPage);
+    const lo = dv.getUint32(SECS_EID_OFFSET, true);
+    const hi = dv.getUint32(SECS_EID_OFFSET + 4, true);
+    if (lo !== this.lastEidLo || hi !== this.lastEidHi) {
+      this.lastMeasurement = this.measurements.get((BigInt(hi) << 32n) | BigInt(lo));
+      this.lastEidLo = lo;
+      this.lastEidHi = hi;
+    }
+    return this.lastMeasurement;
+  }
+
   setMeasurement(eid: bigint, m: Measurement): void {
     this.measurements.set(eid, m);
+    this.lastEidLo = -1;
   }
 
   dropMeasurement(eid: bigint): void {
     this.measurements.delete(eid);
+    this.lastEidLo = -1;
   }
 
   /** Where logical processor `cpuId` is, if in enclave mode (tracking.ts drives this). */

@@ -1,11 +1,16 @@
 import { gp, isFault } from '../../fault';
 import { PAGE_SIZE } from '../../mem/index';
 import { AttrFlags, EEXTEND_CHUNK, PageType } from '../arch';
-import { getField, SECS } from '../layout/index';
-import { hiddenU64 } from '../secs-hidden';
+import { dataView, offsetOf, SECS } from '../layout/index';
 import type { SgxMachine } from '../sgx-machine';
 import { addrOk, epcIndex, pageOffset, regAddr, sgxPf } from './operands';
 import { DONE, type EnclsOutcome, type EnclsRegs, faulted } from './outcome';
+
+// SECS fields EEXTEND reads, at offsets taken from the layout once: it runs 16 times a page.
+const ATTRIBUTES = offsetOf(SECS, 'attributes');
+const BASEADDR = offsetOf(SECS, 'baseAddr');
+/** ATTRIBUTES.INIT, in the low half of the u64. */
+const INIT_LO = Number(AttrFlags.INIT);
 
 /**
  * ENCLS[EEXTEND]: measure 256 bytes of an EPC page of an uninitialized enclave into MRENCLAVE, as one
@@ -29,18 +34,28 @@ export function eextend(m: SgxMachine, regs: EnclsRegs): EnclsOutcome {
   if (!e || (e.pt !== PageType.REG && e.pt !== PageType.TCS)) return faulted(sgxPf(chunkPa, false));
   // "IF (DS:RBX does not resolve to TMP_SECS) THEN #GP(0)": RBX must be the page's own SECS.
   if (e.enclaveSecs !== secsArg) return faulted(gp());
-  const secsPage = m.epcPage(secsArg);
+  // EEXTEND only reads the two pages: their frames, not epcPage(), which tells page-write observers.
+  const secsPage = m.physMem.peekPage(secsPa / PAGE_SIZE);
+  const secs = dataView(secsPage);
   // "If the enclave is already initialized" → #GP(0) (Protected Mode Exceptions).
-  if (getField(SECS, secsPage, 0, 'attributes') & AttrFlags.INIT) return faulted(gp());
-  const eid = hiddenU64(secsPage, 'eid');
-  const measurement = m.measurement(eid);
-  if (!measurement) throw new Error(`EEXTEND: uninitialized enclave EID ${eid} has no running measurement`);
+  if (secs.getUint32(ATTRIBUTES, true) & INIT_LO) return faulted(gp());
+  const measurement = m.measurementOf(secsPage);
+  if (!measurement) throw new Error(`EEXTEND: uninitialized enclave at EPC page ${secsArg} has no running measurement`);
   // ENCLAVEOFFSET = ENCLAVEADDRESS - BASEADDR + (RCX & 0FFFH)
   const offset = pageOffset(chunkPa);
-  const base = getField(SECS, secsPage, 0, 'baseAddr');
-  measurement.eextend(
-    e.enclaveAddress - base + BigInt(offset),
-    m.epcPage(page).subarray(offset, offset + EEXTEND_CHUNK),
-  );
+  const data = m.physMem.peekPage((chunkPa - offset) / PAGE_SIZE);
+  measurement.eextend(enclaveOffset(e.enclaveAddress, secs, offset), data.subarray(offset, offset + EEXTEND_CHUNK));
   return DONE;
+}
+
+/**
+ * ENCLAVEADDRESS - BASEADDR + `inPage` (mod 2^64, which Measurement applies): a number when the address and the
+ * base are below 2^53, where the arithmetic is exact; a BigInt otherwise (an enclave in the upper canonical half).
+ */
+function enclaveOffset(enclaveAddress: bigint, secs: DataView, inPage: number): number | bigint {
+  const lin = Number(enclaveAddress);
+  const baseHi = secs.getUint32(BASEADDR + 4, true);
+  // Number() rounds, but nothing at or above 2^53 rounds below it: lin < 2^53 means it is the address exactly.
+  if (lin < 2 ** 53 && baseHi < 2 ** 21) return lin - (baseHi * 2 ** 32 + secs.getUint32(BASEADDR, true)) + inPage;
+  return enclaveAddress - secs.getBigUint64(BASEADDR, true) + BigInt(inPage);
 }

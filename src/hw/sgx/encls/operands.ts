@@ -55,9 +55,11 @@ function mapped(m: SgxMachine, pa: number): boolean {
 
 /** "IF (DS:x does not resolve within an EPC) THEN #PF(DS:x)": the EPC page index of `pa`, or the fault. */
 export function epcIndex(m: SgxMachine, pa: number, write: boolean): number | CpuFault {
-  if (!mapped(m, pa)) return pf(pa, write ? PfErr.W : 0);
+  // EPC sections are regions of physical memory inside the direct map (SgxMachine checks), so an EPC address is
+  // mapped: the common case answers with one lookup.
   const index = m.epc.indexOf(pa);
-  return index === undefined ? sgxPf(pa, write) : index;
+  if (index !== undefined) return index;
+  return mapped(m, pa) ? sgxPf(pa, write) : pf(pa, write ? PfErr.W : 0);
 }
 
 /** Reads a non-EPC memory operand of `len` bytes (within one page). */

@@ -89,7 +89,11 @@ let lastBuf: Uint8Array | undefined;
 let lastView: DataView | undefined;
 const CACHED_MIN = 4096;
 
-function view(buf: Uint8Array): DataView {
+/**
+ * The DataView the field accessors read `buf` through: cached for page-sized buffers. For hot paths that read a
+ * few fields at offsets taken once from `offsetOf` (a field lookup by name costs more than the read).
+ */
+export function dataView(buf: Uint8Array): DataView {
   if (buf === lastBuf) return lastView!;
   if (buf.byteLength < CACHED_MIN) return new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let v = views.get(buf);
@@ -156,7 +160,7 @@ function writeAt(dv: DataView, buf: Uint8Array, base: number, f: Field, value: u
 /** Decodes a whole struct from `buf` at `offset`. */
 export function decode<L extends Layout>(layout: L, buf: Uint8Array, offset = 0): Decoded<L> {
   if (offset + layout.size > buf.length) throw new Error(`${layout.name}: need ${layout.size} bytes at ${offset}`);
-  const dv = view(buf);
+  const dv = dataView(buf);
   const out: Record<string, unknown> = {};
   for (const f of layout.fields) out[f.name] = readAt(dv, buf, offset, f);
   return out as Decoded<L>;
@@ -171,7 +175,7 @@ export function encode<L extends Layout>(layout: L, value: Partial<Decoded<L>>):
 
 /** Encodes the given fields into `buf` at `offset`, leaving other bytes alone. */
 export function encodeInto<L extends Layout>(layout: L, value: Partial<Decoded<L>>, buf: Uint8Array, offset = 0): void {
-  const dv = view(buf);
+  const dv = dataView(buf);
   // Walk the layout rather than the value's keys: no entries array per call on the hot paths (EWB's PCMD, the
   // driver's PAGEINFO). Keys that are not fields are compile-time errors through Partial<Decoded<L>>.
   const v = value as Record<string, unknown>;
@@ -188,7 +192,7 @@ export function getField<L extends Layout, N extends FieldName<L>>(
   offset: number,
   name: N,
 ): Decoded<L>[N] {
-  return readAt(view(buf), buf, offset, fieldOf(layout, name)) as Decoded<L>[N];
+  return readAt(dataView(buf), buf, offset, fieldOf(layout, name)) as Decoded<L>[N];
 }
 
 /** Writes one field. */
@@ -199,7 +203,7 @@ export function setField<L extends Layout, N extends FieldName<L>>(
   name: N,
   value: Decoded<L>[N],
 ): void {
-  writeAt(view(buf), buf, offset, fieldOf(layout, name), value);
+  writeAt(dataView(buf), buf, offset, fieldOf(layout, name), value);
 }
 
 /** Offset of a field, for code that addresses memory directly. */
