@@ -69,14 +69,21 @@ export class Epcm {
 
   /** Makes the page VALID with the given fields (ECREATE, EADD, EPA, ELDB/ELDU, EAUG). */
   set(index: number, init: EpcmInit): EpcmEntry {
+    // Every field named, in one order: all entries share one object shape, so the leaves' reads of e.pt and
+    // e.enclaveSecs stay monomorphic (a spread would shape each entry after its caller's init object).
     const e: EpcmEntry = {
       valid: true,
-      blocked: false,
-      pending: false,
-      modified: false,
-      pr: false,
-      blockEpoch: 0,
-      ...init,
+      r: init.r,
+      w: init.w,
+      x: init.x,
+      pt: init.pt,
+      enclaveSecs: init.enclaveSecs,
+      enclaveAddress: init.enclaveAddress,
+      blocked: init.blocked ?? false,
+      pending: init.pending ?? false,
+      modified: init.modified ?? false,
+      pr: init.pr ?? false,
+      blockEpoch: init.blockEpoch ?? 0,
     };
     this.entries.set(index, e);
     return e;
