@@ -44,6 +44,21 @@ export function pointer(v: bigint, align: number): number | CpuFault {
   return gp();
 }
 
+/**
+ * pointer() of the u64 at byte `at` of `dv`, read as two 32-bit halves: the same #GP(0) cases and the same number,
+ * without a BigInt (EADD runs this three times a page).
+ */
+export function pointerAt(dv: DataView, at: number, align: number): number | CpuFault {
+  const lo = dv.getUint32(at, true);
+  const hi = dv.getUint32(at + 4, true);
+  // Alignments are powers of two up to 4096, which divide 2^32: only the low half decides.
+  if (lo % align !== 0) return gp();
+  // Below 2^47 (hi < 8000H) or in the upper canonical half (hi ≥ FFFF8000H). hi·2^32 is exact, so the sum rounds
+  // once, to the nearest double, as Number(BigInt) does.
+  if (hi < 0x8000 || hi >= 0xffff_8000) return hi * 2 ** 32 + lo;
+  return gp();
+}
+
 /** #PF the EPCM or an EPC-residency rule raises. */
 export function sgxPf(addr: number, write: boolean): CpuFault {
   return pf(addr, PfErr.P | PfErr.SGX | (write ? PfErr.W : 0));
@@ -67,6 +82,21 @@ export function readMem(m: SgxMachine, pa: number, len: number): Uint8Array | Cp
   if (!mapped(m, pa)) return pf(pa, 0);
   if (m.epc.isEpc(pa)) return new Uint8Array(len).fill(0xff);
   return m.physMem.read(pa, len);
+}
+
+/** What a non-enclave read of EPC returns, a page of it (abort-page semantics). Never written. */
+const ONES_PAGE = new Uint8Array(PAGE_SIZE).fill(0xff);
+
+/**
+ * The page holding a non-EPC memory operand that lies within one page, for leaves that decode the operand in place
+ * at pageOffset(pa) instead of copying it (PAGEINFO and SECINFO are naturally aligned, so never cross a page): the
+ * live RAM page (a shared zero page when untouched), or all-ones for EPC. Read-only, and good until the leaf
+ * writes memory.
+ */
+export function operandPage(m: SgxMachine, pa: number): Uint8Array | CpuFault {
+  if (!mapped(m, pa)) return pf(pa, 0);
+  if (m.epc.isEpc(pa)) return ONES_PAGE;
+  return m.physMem.peekPage(Math.floor(pa / PAGE_SIZE));
 }
 
 /**
