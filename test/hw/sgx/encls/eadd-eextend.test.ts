@@ -94,6 +94,38 @@ const EADD_CASES: EaddCase[] = [
     tweak: (m) => writeSecinfo(m, 0x203n | (1n << 16n)),
     want: gpFault(),
   },
+  {
+    rule: 'a reserved SECINFO.FLAGS bit in the high half is #GP(0)',
+    tweak: (m) => writeSecinfo(m, 0x203n | (1n << 63n)),
+    want: gpFault(),
+  },
+  {
+    rule: 'SECINFO.FLAGS bit 32 is reserved (#GP(0))',
+    tweak: (m) => writeSecinfo(m, 0x203n | (1n << 32n)),
+    want: gpFault(),
+  },
+  {
+    rule: 'PAGEINFO in the EPC reads as all ones, so its pointers are misaligned (#GP(0))',
+    regs: { rbx: epcPa(9) },
+    want: gpFault(),
+  },
+  { rule: 'an unmapped PAGEINFO is #PF(RBX)', regs: { rbx: HOLE_PA }, want: pfFault(HOLE_PA, { unmapped: true }) },
+  {
+    rule: 'SECINFO in the EPC reads as all ones, so its reserved bytes are not zero (#GP(0))',
+    tweak: (m) => pi(m, { secinfo: epcPa(9) }),
+    want: gpFault(),
+  },
+  {
+    rule: 'an unmapped SECINFO is #PF(SECINFO)',
+    tweak: (m) => pi(m, { secinfo: HOLE_PA }),
+    want: pfFault(HOLE_PA, { unmapped: true }),
+  },
+  { rule: 'a non-canonical SRCPGE is #GP(0)', tweak: (m) => pi(m, { srcPge: 1n << 47n }), want: gpFault() },
+  {
+    rule: 'an upper-half SRCPGE faults when copied (nothing is mapped there)',
+    tweak: (m) => pi(m, { srcPge: 0xffff_8000_0000_0000n }),
+    want: pfFault(Number(0xffff_8000_0000_0000n), { unmapped: true }),
+  },
   { rule: 'SECINFO.FLAGS.PENDING is #GP(0) for EADD', tweak: (m) => writeSecinfo(m, 0x20bn), want: gpFault() },
   { rule: 'SECINFO.FLAGS.PR is #GP(0) for EADD', tweak: (m) => writeSecinfo(m, 0x223n), want: gpFault() },
   { rule: 'PT_SECS is not a page type EADD accepts (#GP(0))', tweak: (m) => writeSecinfo(m, 0x003n), want: gpFault() },
