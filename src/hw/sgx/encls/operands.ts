@@ -26,9 +26,13 @@ export function regAddr(v: number | bigint | undefined, name: string): number {
   return n;
 }
 
-/** Canonical (below 2^47 here) and aligned to `align`: otherwise the SDM's #GP(0). */
+/**
+ * Canonical (below 2^47 here) and aligned to `align`: otherwise the SDM's #GP(0). `pa` is a non-negative integer
+ * (regAddr) and `align` a power of two of at most 4096, which divides 2^32: the low 32 bits decide, and `>>> 0`
+ * takes them without the floating-point remainder `%` costs on addresses above 2^31 (every EPC address).
+ */
 export function addrOk(pa: number, align: number): boolean {
-  return pa < DIRECT_MAP_LIMIT && pa % align === 0;
+  return pa < DIRECT_MAP_LIMIT && ((pa >>> 0) & (align - 1)) === 0;
 }
 
 /**
@@ -121,7 +125,7 @@ export function writeMem(m: SgxMachine, pa: number, bytes: Uint8Array): void {
   if (!m.epc.isEpc(pa)) m.physMem.write(pa, bytes);
 }
 
-/** Offset of `pa` within its page. */
+/** Offset of `pa` (a non-negative integer) within its page: its low 12 bits, as in addrOk. */
 export function pageOffset(pa: number): number {
-  return pa % PAGE_SIZE;
+  return (pa >>> 0) & (PAGE_SIZE - 1);
 }
