@@ -82,16 +82,16 @@ function fieldOf(layout: Layout, name: string): Field {
 }
 
 // Hot ENCLS paths read fields of the same pages over and over: a page's DataView is cached (WeakMap keyed by the
-// live page buffer, with a one-entry cache in front). Small, short-lived buffers (an operand copy, a struct being
-// encoded) get a fresh DataView: caching those would churn the WeakMap, whose entries cost GC work.
+// live page buffer, with a one-entry cache in front).
 const views = new WeakMap<Uint8Array, DataView>();
 let lastBuf: Uint8Array | undefined;
 let lastView: DataView | undefined;
 const CACHED_MIN = 4096;
 
 /**
- * The DataView the field accessors read `buf` through: cached for page-sized buffers. For hot paths that read a
- * few fields at offsets taken once from `offsetOf` (a field lookup by name costs more than the read).
+ * The DataView the field accessors read a page-sized `buf` through (cached). For hot paths that read a few fields
+ * at offsets taken once from `offsetOf` (a field lookup by name costs more than the read). A smaller buffer gets
+ * a fresh DataView, which costs an ArrayBuffer when V8 holds the bytes on its heap: the accessors below avoid it.
  */
 export function dataView(buf: Uint8Array): DataView {
   if (buf === lastBuf) return lastView!;
@@ -106,20 +106,41 @@ export function dataView(buf: Uint8Array): DataView {
   return v;
 }
 
-function readAt(dv: DataView, buf: Uint8Array, base: number, f: Field): number | bigint | Uint8Array {
+// Small buffers (an operand copy, a struct being encoded) are read and written through an 8-byte scratch instead:
+// V8 keeps a small typed array's bytes on its heap, and `buf.buffer`, which a DataView needs, then allocates a
+// backing store for it, about 300 ns, more than a whole PAGEINFO encode otherwise costs.
+const scratch = new ArrayBuffer(8);
+const scratchView = new DataView(scratch);
+const scratchBytes = new Uint8Array(scratch);
+
+/** The cached DataView of a page-sized buffer; undefined for a small one, which goes through the scratch. */
+function viewOf(buf: Uint8Array): DataView | undefined {
+  return buf.byteLength < CACHED_MIN ? undefined : dataView(buf);
+}
+
+function outOfRange(buf: Uint8Array, o: number, f: Field): RangeError {
+  return new RangeError(`field ${f.name}: bytes ${o}..${o + f.size} are outside a ${buf.length}-byte buffer`);
+}
+
+function readAt(dv: DataView | undefined, buf: Uint8Array, base: number, f: Field): number | bigint | Uint8Array {
   const o = base + f.offset;
+  if (f.type === 'bytes' || f.type === 'reserved') return buf.slice(o, o + f.size);
+  let at = o;
+  if (dv === undefined) {
+    if (o < 0 || o + f.size > buf.length) throw outOfRange(buf, o, f);
+    for (let i = 0; i < f.size; i++) scratchBytes[i] = buf[o + i]!;
+    dv = scratchView;
+    at = 0;
+  }
   switch (f.type) {
     case 'u8':
-      return dv.getUint8(o);
+      return dv.getUint8(at);
     case 'u16':
-      return dv.getUint16(o, true);
+      return dv.getUint16(at, true);
     case 'u32':
-      return dv.getUint32(o, true);
+      return dv.getUint32(at, true);
     case 'u64':
-      return dv.getBigUint64(o, true);
-    case 'bytes':
-    case 'reserved':
-      return buf.slice(o, o + f.size);
+      return dv.getBigUint64(at, true);
     default: {
       const _exhaustive: never = f.type;
       return _exhaustive;
@@ -127,40 +148,44 @@ function readAt(dv: DataView, buf: Uint8Array, base: number, f: Field): number |
   }
 }
 
-function writeAt(dv: DataView, buf: Uint8Array, base: number, f: Field, value: unknown): void {
+function writeAt(dv: DataView | undefined, buf: Uint8Array, base: number, f: Field, value: unknown): void {
   const o = base + f.offset;
+  if (f.type === 'bytes' || f.type === 'reserved') {
+    const src = value as Uint8Array;
+    if (src.length > f.size) throw new Error(`field ${f.name}: ${src.length} bytes do not fit in ${f.size}`);
+    buf.fill(0, o, o + f.size);
+    buf.set(src, o);
+    return;
+  }
+  const small = dv === undefined;
+  if (small && (o < 0 || o + f.size > buf.length)) throw outOfRange(buf, o, f);
+  const d = dv ?? scratchView;
+  const at = small ? 0 : o;
   switch (f.type) {
     case 'u8':
-      dv.setUint8(o, Number(value));
-      return;
+      d.setUint8(at, Number(value));
+      break;
     case 'u16':
-      dv.setUint16(o, Number(value), true);
-      return;
+      d.setUint16(at, Number(value), true);
+      break;
     case 'u32':
-      dv.setUint32(o, Number(value) >>> 0, true);
-      return;
+      d.setUint32(at, Number(value) >>> 0, true);
+      break;
     case 'u64':
-      dv.setBigUint64(o, BigInt.asUintN(64, BigInt(value as bigint | number)), true);
-      return;
-    case 'bytes':
-    case 'reserved': {
-      const src = value as Uint8Array;
-      if (src.length > f.size) throw new Error(`field ${f.name}: ${src.length} bytes do not fit in ${f.size}`);
-      buf.fill(0, o, o + f.size);
-      buf.set(src, o);
-      return;
-    }
+      d.setBigUint64(at, BigInt.asUintN(64, BigInt(value as bigint | number)), true);
+      break;
     default: {
       const _exhaustive: never = f.type;
       throw new Error(`unknown field type ${String(_exhaustive)}`);
     }
   }
+  if (small) for (let i = 0; i < f.size; i++) buf[o + i] = scratchBytes[i]!;
 }
 
 /** Decodes a whole struct from `buf` at `offset`. */
 export function decode<L extends Layout>(layout: L, buf: Uint8Array, offset = 0): Decoded<L> {
   if (offset + layout.size > buf.length) throw new Error(`${layout.name}: need ${layout.size} bytes at ${offset}`);
-  const dv = dataView(buf);
+  const dv = viewOf(buf);
   const out: Record<string, unknown> = {};
   for (const f of layout.fields) out[f.name] = readAt(dv, buf, offset, f);
   return out as Decoded<L>;
@@ -175,7 +200,7 @@ export function encode<L extends Layout>(layout: L, value: Partial<Decoded<L>>):
 
 /** Encodes the given fields into `buf` at `offset`, leaving other bytes alone. */
 export function encodeInto<L extends Layout>(layout: L, value: Partial<Decoded<L>>, buf: Uint8Array, offset = 0): void {
-  const dv = dataView(buf);
+  const dv = viewOf(buf);
   // Walk the layout rather than the value's keys: no entries array per call on the hot paths (EWB's PCMD, the
   // driver's PAGEINFO). Keys that are not fields are compile-time errors through Partial<Decoded<L>>.
   const v = value as Record<string, unknown>;
@@ -192,7 +217,7 @@ export function getField<L extends Layout, N extends FieldName<L>>(
   offset: number,
   name: N,
 ): Decoded<L>[N] {
-  return readAt(dataView(buf), buf, offset, fieldOf(layout, name)) as Decoded<L>[N];
+  return readAt(viewOf(buf), buf, offset, fieldOf(layout, name)) as Decoded<L>[N];
 }
 
 /** Writes one field. */
@@ -203,7 +228,7 @@ export function setField<L extends Layout, N extends FieldName<L>>(
   name: N,
   value: Decoded<L>[N],
 ): void {
-  writeAt(dataView(buf), buf, offset, fieldOf(layout, name), value);
+  writeAt(viewOf(buf), buf, offset, fieldOf(layout, name), value);
 }
 
 /** Offset of a field, for code that addresses memory directly. */
