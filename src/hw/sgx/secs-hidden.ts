@@ -9,7 +9,7 @@
  * One piece is held outside the page: the running SHA-256 of an enclave that EINIT has not finalized yet,
  * because a CryptoBackend hash state is opaque; SgxMachine keeps it keyed by EID.
  */
-import { defineLayout, getField, offsetOf, setField } from './layout/index';
+import { dataView, defineLayout, getField, offsetOf, setField } from './layout/index';
 
 /** Where the hidden block starts inside the SECS page: well inside the 3834 reserved bytes that begin at 262. */
 export const SECS_HIDDEN_OFFSET = 3072;
@@ -59,7 +59,20 @@ export function setHiddenBytes(page: Uint8Array, name: HiddenBytes, v: Uint8Arra
   setField(SECS_HIDDEN, page, SECS_HIDDEN_OFFSET, name, v);
 }
 
-/** CHILDCNT += delta (EADD, ELDB/ELDU: +1; EREMOVE, EWB of a child: -1). */
+const CHILDCNT_OFFSET = SECS_HIDDEN_OFFSET + offsetOf(SECS_HIDDEN, 'childCnt');
+
+/** CHILDCNT += delta (EADD, ELDB/ELDU: +1; EREMOVE, EWB of a child: -1), mod 2^64. */
 export function adjustChildCount(page: Uint8Array, delta: 1 | -1): void {
-  setHiddenU64(page, 'childCnt', hiddenU64(page, 'childCnt') + BigInt(delta));
+  // As two u32 halves while the count stays a small non-negative number (always, unless a caller bug drives it
+  // below zero): EADD does this once a page.
+  const dv = dataView(page);
+  const lo = dv.getUint32(CHILDCNT_OFFSET, true);
+  const hi = dv.getUint32(CHILDCNT_OFFSET + 4, true);
+  const next = hi * 2 ** 32 + lo + delta;
+  if (hi < 2 ** 20 && next >= 0) {
+    dv.setUint32(CHILDCNT_OFFSET, next >>> 0, true);
+    dv.setUint32(CHILDCNT_OFFSET + 4, (next - (next >>> 0)) / 2 ** 32, true);
+  } else {
+    setHiddenU64(page, 'childCnt', hiddenU64(page, 'childCnt') + BigInt(delta));
+  }
 }
