@@ -173,6 +173,23 @@ function compileEntry(c: Cpu, entry: Block, off: number, slot: number): Compiled
       order.push(t);
     }
   }
+  // A start only the fall-through of a block cut short by the decode limit leads to, inside a block that another
+  // start covers, is not needed: dropping it keeps a loop that such a block runs into in one piece.
+  for (;;) {
+    const starts = new Set(order);
+    const reached = new Set([off]);
+    const queue = [off];
+    while (queue.length > 0) {
+      const o = queue.pop()!;
+      for (const t of successors({ off: o, insns: cutAt(o, full.get(o)!, starts) })) {
+        if (!starts.has(t) || reached.has(t)) continue;
+        reached.add(t);
+        queue.push(t);
+      }
+    }
+    if (reached.size === order.length) break;
+    order.splice(0, order.length, ...order.filter((o) => reached.has(o)));
+  }
   for (;;) {
     const starts = new Set(order);
     const blocks = order.map((o) => ({ off: o, insns: cutAt(o, full.get(o)!, starts) }));
