@@ -165,6 +165,36 @@ function aux(k: number, s: number, x: number, xh: number, y: number, yh: number,
   return cf | ((x ^ y ^ z) & 16) | (of << 11);
 }
 
+/** A signed word saturated to a signed (k = 0) or unsigned (k = 1) byte (SDM "PACKSSWB"). */
+function satByte(w: number, k: number): number {
+  return k === 0 ? (w < -128 ? 128 : w > 127 ? 127 : w & 255) : w < 0 ? 0 : Math.min(w, 255);
+}
+
+/** The four words of dwords a, b saturated to bytes. */
+function packWords(a: number, b: number, k: number): number {
+  return (
+    satByte((a << 16) >> 16, k) |
+    (satByte(a >> 16, k) << 8) |
+    (satByte((b << 16) >> 16, k) << 16) |
+    (satByte(b >> 16, k) << 24)
+  );
+}
+
+/**
+ * PACKSSWB (k = 0) / PACKUSWB (k = 1) of the register at dword lane D with source dwords s0..s3, out of line:
+ * its sixteen saturations would be long code at every use.
+ */
+function packBytes(x: Int32Array, D: number, s0: number, s1: number, s2: number, s3: number, k: number): void {
+  const d0 = x[D]!;
+  const d1 = x[D + 1]!;
+  const d2 = x[D + 2]!;
+  const d3 = x[D + 3]!;
+  x[D] = packWords(d0, d1, k);
+  x[D + 1] = packWords(d2, d3, k);
+  x[D + 2] = packWords(s0, s1, k);
+  x[D + 3] = packWords(s2, s3, k);
+}
+
 const SCRATCH = new ArrayBuffer(8);
 /** Helpers and scratch views the generated code reaches as `X`. */
 export const HELPERS = {
@@ -174,6 +204,7 @@ export const HELPERS = {
   wrx,
   aux,
   misaligned,
+  packb: packBytes,
   call: callHandler,
   gp0: () => gp(0),
   ss0: () => fault(Vector.SS, 0),
@@ -804,6 +835,15 @@ function lin(a: string): string {
   return `(${a}h * 4294967296 + (${a} >>> 0))`;
 }
 
+/**
+ * The carry out of the 32-bit sum `sum` = `a` + b (no carry in) as 0/1: the sum wrapped below an addend. One
+ * unsigned comparison, where the bitwise majority formula takes five operations.
+ */
+function carryOut(sum: string, a: string): string {
+  const c = /^-?\d+$/.test(a) ? String(Number(a) >>> 0) : `(${a} >>> 0)`;
+  return `((${sum} >>> 0) < ${c} ? 1 : 0)`;
+}
+
 /** `const name/nameh` = the 64-bit sum of int32-pair terms, carrying between the halves (modulo 2^64). */
 function sum64(name: string, terms: ReadonlyArray<readonly [string, string]>): string {
   const [l0, h0] = terms[0]!;
@@ -814,7 +854,7 @@ function sum64(name: string, terms: ReadonlyArray<readonly [string, string]>): s
   for (let j = 1; j < terms.length; j++) {
     const [tl, th] = terms[j]!;
     const n = j === terms.length - 1 ? name : `${name}_${j}`;
-    out += `const ${n} = (${l} + ${tl}) | 0, ${n}h = (${h} + ${th} + (((${l} & ${tl}) | ((${l} | ${tl}) & ~${n})) >>> 31)) | 0; `;
+    out += `const ${n} = (${l} + ${tl}) | 0, ${n}h = (${h} + ${th} + ${carryOut(n, tl)}) | 0; `;
     l = n;
     h = `${n}h`;
   }
@@ -893,9 +933,13 @@ function aluOp(g: Gen, kk: number, size: number, x: string, xh: string, y: strin
   let code: string;
   if (size === 8) {
     // The low halves' carry (borrow) goes into the high halves.
-    const c0 = isSub
-      ? `((~${x} & ${y}) | (~(${x} ^ ${y}) & ${z})) >>> 31`
-      : `((${x} & ${y}) | ((${x} | ${y}) & ~${z})) >>> 31`;
+    const c0 = carry
+      ? isSub
+        ? `((~${x} & ${y}) | (~(${x} ^ ${y}) & ${z})) >>> 31`
+        : `((${x} & ${y}) | ((${x} | ${y}) & ~${z})) >>> 31`
+      : isSub
+        ? `(${x} >>> 0) < (${y} >>> 0) ? 1 : 0`
+        : carryOut(z, y);
     code = `const ${z} = (${x} ${sign} ${y}${cin}) | 0, ${zh} = (${xh} ${sign} ${yh} ${sign} (${c0})) | 0;`;
   } else if (size === 4) code = `const ${z} = (${x} ${sign} ${y}${cin}) | 0, ${zh} = 0;`;
   else code = `const ${z} = (${x} ${sign} ${y}${cin}) & ${mask}, ${zh} = 0;`;
@@ -1335,6 +1379,8 @@ function emitSse(g: Gen, i: Insn, k: number, next: number, K: number, eaCode: st
       const D = d!.reg * 4;
       const S = (j: number) => (sv!.kind === OK.XMM ? `x[${sv!.reg * 4 + j}]` : `v${k}_${j}`);
       const sync = `${sv!.kind === OK.XMM ? g.xraw(sv!.reg, false) : ''} ${g.xraw(d!.reg, true)}`;
+      if (sem === 'pack' && row.cc! < 2)
+        return `${pre} ${sync} X.packb(x, ${D}, ${S(0)}, ${S(1)}, ${S(2)}, ${S(3)}, ${row.cc});`;
       const get = `const d0 = x[${D}], d1 = x[${D + 1}], d2 = x[${D + 2}], d3 = x[${D + 3}], s0 = ${S(0)}, s1 = ${S(1)}, s2 = ${S(2)}, s3 = ${S(3)};`;
       const lanes = sem === 'punpck' ? unpackLanes(row.cc!) : packLanes(row.cc!);
       return `${pre} ${sync} { ${get} ${lanes.map((e, j) => `x[${D + j}] = ${e};`).join(' ')} }`;
@@ -1524,25 +1570,16 @@ function unpackLanes(cc: number): string[] {
 }
 
 /**
- * PACKSSWB (0), PACKUSWB (1), PACKSSDW (2), PACKUSDW (3) on dwords d0..d3 and s0..s3: signed words (dwords)
- * saturated to bytes (words), the destination's first (SDM "PACKSSWB").
+ * PACKSSDW (2), PACKUSDW (3) on dwords d0..d3 and s0..s3: signed dwords saturated to words, the destination's
+ * first (SDM "PACKSSDW"). The byte forms go to `packBytes`.
  */
 function packLanes(k: number): string[] {
   const src = ['d0', 'd1', 'd2', 'd3', 's0', 's1', 's2', 's3'];
-  if (k >= 2) {
-    const sw = (v: string) =>
-      k === 2
-        ? `(${v} < -32768 ? 32768 : ${v} > 32767 ? 32767 : ${v} & 65535)`
-        : `(${v} < 0 ? 0 : ${v} > 65535 ? 65535 : ${v})`;
-    return [0, 1, 2, 3].map((j) => `${sw(src[2 * j]!)} | (${sw(src[2 * j + 1]!)} << 16)`);
-  }
-  const words: string[] = [];
-  for (const v of src) words.push(`((${v} << 16) >> 16)`, `(${v} >> 16)`);
-  const sb = (e: string) =>
-    k === 0 ? `(${e} < -128 ? 128 : ${e} > 127 ? 127 : ${e} & 255)` : `(${e} < 0 ? 0 : ${e} > 255 ? 255 : ${e})`;
-  return [0, 1, 2, 3].map((j) =>
-    [0, 1, 2, 3].map((b) => (b ? `(${sb(words[4 * j + b]!)} << ${8 * b})` : sb(words[4 * j]!))).join(' | '),
-  );
+  const sw = (v: string) =>
+    k === 2
+      ? `(${v} < -32768 ? 32768 : ${v} > 32767 ? 32767 : ${v} & 65535)`
+      : `(${v} < 0 ? 0 : ${v} > 65535 ? 65535 : ${v})`;
+  return [0, 1, 2, 3].map((j) => `${sw(src[2 * j]!)} | (${sw(src[2 * j + 1]!)} << 16)`);
 }
 
 /**
