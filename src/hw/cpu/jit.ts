@@ -1765,6 +1765,55 @@ export function successors(b: RegionBlock): number[] {
  * off where eval is barred.
  */
 export function compileRegion(blocks: readonly RegionBlock[], maxSource = Infinity): Compiled | undefined {
+  const key = regionKey(blocks, maxSource);
+  let r = REGIONS.get(key);
+  if (r === undefined) {
+    r = generate(blocks, maxSource) ?? null;
+    remember(key, r);
+  }
+  if (r === null) return undefined;
+  const made = r;
+  const insns = Array.from(made.blk, (b, k) => blocks[b]!.insns[made.pos[k]!]!);
+  return { fn: made.fn, insns, off: made.off, pos: made.pos };
+}
+
+/** A generated region: its function and, per instruction index, the block it came from and its page offset. */
+interface Generated {
+  readonly fn: BlockFn;
+  readonly blk: Int32Array;
+  readonly off: Int32Array;
+  readonly pos: Int32Array;
+}
+
+/** What a region's code is made from: its blocks' page offsets and instruction bytes (and the size limit). */
+function regionKey(blocks: readonly RegionBlock[], maxSource: number): string {
+  let key = String(maxSource);
+  for (const b of blocks) {
+    key += `|${b.off}:`;
+    for (const i of b.insns) key += String.fromCharCode(...i.bytes);
+  }
+  return key;
+}
+
+/**
+ * Generated regions by what they are made from, so that a machine running code another machine ran (a fresh
+ * machine per test or benchmark run, CPUs of one machine) does not generate it again; null: too large. Bounded
+ * like FUNCTIONS, oldest first.
+ */
+const REGIONS = new Map<string, Generated | null>();
+let regionKeys = 0;
+
+function remember(key: string, r: Generated | null): void {
+  REGIONS.set(key, r);
+  regionKeys += key.length;
+  for (const old of REGIONS.keys()) {
+    if (regionKeys <= MAX_FUNCTION_SOURCE) break;
+    REGIONS.delete(old);
+    regionKeys -= old.length;
+  }
+}
+
+function generate(blocks: readonly RegionBlock[], maxSource: number): Generated | undefined {
   const labels = new Map<number, number>();
   for (const [j, b] of blocks.entries()) labels.set(b.off, j);
   const g = new Gen(labels);
@@ -1778,6 +1827,7 @@ export function compileRegion(blocks: readonly RegionBlock[], maxSource = Infini
   const all: Insn[] = [];
   const offs: number[] = [];
   const poss: number[] = [];
+  const blks: number[] = [];
   const cases: string[] = [];
   for (const [j, b] of blocks.entries()) {
     // Every way into a block leaves the locals as the state (see Gen).
@@ -1798,6 +1848,7 @@ export function compileRegion(blocks: readonly RegionBlock[], maxSource = Infini
       all.push(i);
       offs.push(off);
       poss.push(pos);
+      blks.push(j);
       const next = off + i.len;
       g.begin();
       g.deadFlags = dead[pos]!;
@@ -1873,7 +1924,7 @@ return nret;`;
     .replaceAll(RELOAD, reload)
     .replaceAll(FLAG_SPILL_IF, g.flagsWritten ? FLAG_SPILL : '');
   if (src.length > maxSource) return undefined;
-  return { fn: functionFor(src), insns: all, off: Int32Array.from(offs), pos: Int32Array.from(poss) };
+  return { fn: functionFor(src), blk: Int32Array.from(blks), off: Int32Array.from(offs), pos: Int32Array.from(poss) };
 }
 
 /**
