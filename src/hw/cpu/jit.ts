@@ -15,9 +15,11 @@
  *   when an instruction faults (the `catch`). An inlined instruction computes everything that can fault
  *   before it writes anything, so at a fault the locals hold the state at the start of that instruction.
  * - Addresses are 64-bit int32 pairs (exact, wrapping modulo 2^64 as the hardware does). Every memory operand
- *   has its own one-entry page cache (`p<j> q<j>` page address, `d<j>` its DataView), refilled through the TLB
- *   on a miss, where non-canonical addresses and page-crossing accesses are handled. Translations cannot change
- *   while a region runs (page tables and TLB flushes change only between run() calls), so a hit is a TLB hit.
+ *   has its own one-entry page cache (`P[j] Q[j]` page address, `D[j]` its DataView, in the region's
+ *   PageCaches), refilled through the TLB on a miss, where non-canonical addresses and page-crossing accesses
+ *   are handled. Translations cannot change within a run() call (page tables and TLB flushes change only
+ *   between calls; a page that becomes code changes the MMU's epoch), so a hit is a TLB hit, and the caches
+ *   carry over from one call of the region to the next while the CPU and the epoch stay the same.
  *   A store that reaches a code page invalidates the page's decoded code at the TLB fill (mmu.ts) and leaves
  *   the region after the store.
  *
@@ -34,7 +36,33 @@ import { CANON_HI, CANON_LO, type Mmu } from './mmu';
 import { F } from './opcodes';
 
 /** A compiled region: returns the instructions retired; `rem` is the remaining budget. */
-export type BlockFn = (c: Cpu, insns: readonly Insn[], x: typeof HELPERS, rem: number) => number;
+export type BlockFn = (c: Cpu, insns: readonly Insn[], x: typeof HELPERS, rem: number, s: PageCaches) => number;
+
+/**
+ * A region's page caches, one per memory operand site: the page (low half of its linear address, 1 for none or a
+ * page-crossing access) and high half, and its storage. They hold TLB translations, so they stay valid for the
+ * CPU that filled them while its MMU's epoch stays the same (run() checks both before calling the region).
+ */
+export class PageCaches {
+  cpu: unknown = undefined;
+  epoch = -1;
+  readonly p: Int32Array;
+  readonly q: Int32Array;
+  readonly d: DataView[];
+
+  constructor(sites: number) {
+    this.p = new Int32Array(sites).fill(1);
+    this.q = new Int32Array(sites);
+    this.d = new Array<DataView>(sites).fill(HELPERS.DV0);
+  }
+
+  /** Empties the caches for `cpu` at MMU epoch `epoch`. */
+  reset(cpu: unknown, epoch: number): void {
+    this.p.fill(1);
+    this.cpu = cpu;
+    this.epoch = epoch;
+  }
+}
 
 /** One block of a region: its page offset and its instructions. */
 export interface RegionBlock {
@@ -45,6 +73,7 @@ export interface RegionBlock {
 /** A compiled region and the tables run() needs to place RIP on an instruction that faulted. */
 export interface Compiled {
   readonly fn: BlockFn;
+  readonly caches: PageCaches;
   /** Every instruction of the region (the blocks concatenated), indexed by `c.blk`. */
   readonly insns: Insn[];
   /** Page offset of each instruction. */
@@ -73,45 +102,58 @@ function checkCanonical(a: number, ss: boolean): void {
 }
 
 /**
- * The page to read `size` bytes at linear `a` from (TLB fill on a miss; may fault). A page-crossing read
- * translates both pages first — the first page's fault first, then the second's with CR2 at its first byte,
- * as mmu.ts does — and returns the scratch page with the bytes at `a`'s offset.
+ * Fills site j of `c` with the page to read `size` bytes at linear `lo`/`hi` (int32 halves) from: a TLB fill on a
+ * miss, which may fault. A page-crossing read translates both pages first — the first page's fault first, then
+ * the second's with CR2 at its first byte, as mmu.ts does — and leaves the scratch page with the bytes at the
+ * address's offset (and the site empty).
  */
-function rdp(m: Mmu, a: number, size: number, ss: boolean): DataView {
+function rdp(m: Mmu, c: PageCaches, j: number, lo: number, hi: number, size: number, ss: boolean): void {
+  const a = hi * 4294967296 + (lo >>> 0);
   checkCanonical(a, ss);
   const o = a & 4095;
+  c.q[j] = hi;
   if (o <= 4096 - size) {
     const p = (a - o) / 4096;
     const s = p & 255;
     if (m.tagR[s] !== p) m.fill(a, 'r');
-    return m.dvR[s]!;
+    c.p[j] = lo & -4096;
+    c.d[j] = m.dvR[s]!;
+    return;
   }
   m.rd8(a);
   const last = a + size - 1;
   m.rd8(last - (last & 4095));
-  for (let j = 0; j < size; j++) CROSS[o + j] = m.rd8(a + j);
-  return CROSS_DV;
+  for (let k = 0; k < size; k++) CROSS[o + k] = m.rd8(a + k);
+  c.p[j] = 1;
+  c.d[j] = CROSS_DV;
 }
 
 /**
- * The page to write `size` bytes at `a` to (a fill that reaches a code page invalidates it and sets m.smc). A
- * page-crossing write probes both pages, writes to the scratch page and is completed by `wrx`.
+ * Fills site j of `c` with the page to write `size` bytes at `lo`/`hi` to (a fill that reaches a code page
+ * invalidates it and sets m.smc). A page-crossing write probes both pages and leaves the scratch page, which
+ * `wrx` completes.
  */
-function wrp(m: Mmu, a: number, size: number, ss: boolean): DataView {
+function wrp(m: Mmu, c: PageCaches, j: number, lo: number, hi: number, size: number, ss: boolean): void {
+  const a = hi * 4294967296 + (lo >>> 0);
   checkCanonical(a, ss);
   const o = a & 4095;
+  c.q[j] = hi;
   if (o <= 4096 - size) {
     const p = (a - o) / 4096;
     const s = p & 255;
     if (m.tagW[s] !== p) m.fill(a, 'w');
-    return m.dvW[s]!;
+    c.p[j] = lo & -4096;
+    c.d[j] = m.dvW[s]!;
+    return;
   }
   m.probeW(a, size);
-  return CROSS_DV;
+  c.p[j] = 1;
+  c.d[j] = CROSS_DV;
 }
 
 /** Completes a staged page-crossing write (both pages were probed by `wrp`, so this cannot fault). */
-function wrx(m: Mmu, a: number, size: number): void {
+function wrx(m: Mmu, lo: number, hi: number, size: number): void {
+  const a = hi * 4294967296 + (lo >>> 0);
   const o = a & 4095;
   for (let j = 0; j < size; j++) m.wr8(a + j, CROSS[o + j]!);
 }
@@ -321,6 +363,8 @@ class Gen {
   private defs = new Set<number>();
   private defFlags = false;
   private inInsn = false;
+  /** The site the current instruction probed its read-modify-write destination through (-1: none). */
+  private probed = -1;
 
   constructor(labels: Map<number, number>) {
     this.labels = labels;
@@ -335,6 +379,7 @@ class Gen {
     this.needFull = false;
     this.defs = new Set();
     this.defFlags = false;
+    this.probed = -1;
   }
 
   /** Commits an inlined instruction: its reloads first, then its code; the writes it made become dirty. */
@@ -750,7 +795,7 @@ class Gen {
    */
   rd(k: number, a: string, size: number, v: string): string {
     const j = this.sites++;
-    const d = `d${j}`;
+    const d = 'dv';
     let get: string;
     let decl: string;
     switch (size) {
@@ -774,7 +819,7 @@ class Gen {
         decl = `let ${v}_0, ${v}_1, ${v}_2, ${v}_3;`;
         get = `${v}_0 = ${d}.getInt32(o, true); ${v}_1 = ${d}.getInt32(o + 4, true); ${v}_2 = ${d}.getInt32(o + 8, true); ${v}_3 = ${d}.getInt32(o + 12, true);`;
     }
-    return `${decl} { const o = ${a} & 4095; if (${this.miss(j, a, size)}) { c.blk = ${k}; ${this.xflush()} ${d} = X.rdp(m, ${lin(a)}, ${size}, ${this.ss}); ${this.fill(j, a, size)} } ${get} }`;
+    return `${decl} { const o = ${a} & 4095; if (${this.miss(j, a, size)}) { c.blk = ${k}; ${this.xflush()} X.rdp(m, S, ${j}, ${a}, ${a}h, ${size}, ${this.ss}); } const dv = D[${j}]; ${get} }`;
   }
 
   /**
@@ -783,8 +828,9 @@ class Gen {
    * instruction (`onSmc` replaces the default exit).
    */
   wr(k: number, a: string, size: number, parts: string[], next: number, pos: number, onSmc?: string): string {
-    const j = this.sites++;
-    const d = `d${j}`;
+    const pj = this.probed;
+    const j = pj >= 0 ? pj : this.sites++;
+    const d = 'dv';
     let put: string;
     switch (size) {
       case 1:
@@ -803,30 +849,27 @@ class Gen {
         put = `${d}.setInt32(o, ${parts[0]}, true); ${d}.setInt32(o + 4, ${parts[1]}, true); ${d}.setInt32(o + 8, ${parts[2]}, true); ${d}.setInt32(o + 12, ${parts[3]}, true);`;
     }
     const smc = onSmc === undefined ? this.smc(next, pos) : `if (m.smc) { m.smc = false; ${onSmc} }`;
-    const cross = size > 1 ? `if (o > ${4096 - size}) X.wrx(m, ${lin(a)}, ${size});` : '';
-    return `{ const o = ${a} & 4095; if (${this.miss(j, a, size)}) { c.blk = ${k}; ${this.xflush()} ${d} = X.wrp(m, ${lin(a)}, ${size}, ${this.ss}); ${this.fill(j, a, size)} ${put} ${cross} ${smc} } else { ${put} } }`;
+    const cross = size > 1 ? `if (o > ${4096 - size}) X.wrx(m, ${a}, ${a}h, ${size});` : '';
+    // A read-modify-write destination's probe left its page (or the staging page) in the site; its fill may
+    // have reached a code page.
+    if (pj >= 0) return `{ const o = ${a} & 4095; const dv = D[${j}]; ${put} ${cross} ${smc} }`;
+    return `{ const o = ${a} & 4095; if (${this.miss(j, a, size)}) { c.blk = ${k}; ${this.xflush()} X.wrp(m, S, ${j}, ${a}, ${a}h, ${size}, ${this.ss}); const dv = D[${j}]; ${put} ${cross} ${smc} } else { const dv = D[${j}]; ${put} } }`;
   }
 
   /**
    * Probes `[a, a+size)` for writing (a read-modify-write destination) before it is read, through a page-cache
-   * site of its own. A fill that reaches a code page leaves m.smc set for the store's own site, which misses
-   * on the same page and then leaves the region after the store.
+   * site of its own, which the store then goes through: a fill that reaches a code page leaves m.smc set, and
+   * the store leaves the region after it.
    */
   probe(k: number, a: string, size: number): string {
     const j = this.sites++;
-    return `{ const o = ${a} & 4095; if (${this.miss(j, a, size)}) { c.blk = ${k}; ${this.xflush()} d${j} = X.wrp(m, ${lin(a)}, ${size}, ${this.ss}); ${this.fill(j, a, size)} } }`;
+    this.probed = j;
+    return `{ const o = ${a} & 4095; if (${this.miss(j, a, size)}) { c.blk = ${k}; ${this.xflush()} X.wrp(m, S, ${j}, ${a}, ${a}h, ${size}, ${this.ss}); } }`;
   }
 
   /** Whether site j's cached page does not hold the access (a page-crossing access never hits). */
   private miss(j: number, a: string, size: number): string {
-    return `(${a} & -4096) !== p${j} || ${a}h !== q${j}${size > 1 ? ` || o > ${4096 - size}` : ''}`;
-  }
-
-  /** Caches the page of `a` at site j (not a page-crossing access: p = 1 never matches a page address). */
-  private fill(j: number, a: string, size: number): string {
-    return size > 1
-      ? `p${j} = o > ${4096 - size} ? 1 : ${a} & -4096; q${j} = ${a}h;`
-      : `p${j} = ${a} & -4096; q${j} = ${a}h;`;
+    return `(${a} & -4096) !== P[${j}] || ${a}h !== Q[${j}]${size > 1 ? ` || o > ${4096 - size}` : ''}`;
   }
 }
 
@@ -1774,12 +1817,13 @@ export function compileRegion(blocks: readonly RegionBlock[], maxSource = Infini
   if (r === null) return undefined;
   const made = r;
   const insns = Array.from(made.blk, (b, k) => blocks[b]!.insns[made.pos[k]!]!);
-  return { fn: made.fn, insns, off: made.off, pos: made.pos };
+  return { fn: made.fn, caches: new PageCaches(made.sites), insns, off: made.off, pos: made.pos };
 }
 
 /** A generated region: its function and, per instruction index, the block it came from and its page offset. */
 interface Generated {
   readonly fn: BlockFn;
+  readonly sites: number;
   readonly blk: Int32Array;
   readonly off: Int32Array;
   readonly pos: Int32Array;
@@ -1897,7 +1941,7 @@ function generate(blocks: readonly RegionBlock[], maxSource: number): Generated 
     g.flagsUsed
       ? 'let fl = c.flags, lz = c.lazy, fr = c.lres, fh = c.lhi, fs = c.lsize, fa = c.laux, fk = 0, fx = 0, fxh = 0, fy = 0, fyh = 0;'
       : '',
-    g.sites ? `let ${[...Array(g.sites).keys()].map((j) => `p${j} = 1, q${j} = 0, d${j} = X.DV0`).join(', ')};` : '',
+    g.sites ? 'const P = S.p, Q = S.q, D = S.d;' : '',
     g.xdUsed.some((u) => u)
       ? `let ${regs
           .filter((r) => g.xdUsed[r])
@@ -1924,7 +1968,13 @@ return nret;`;
     .replaceAll(RELOAD, reload)
     .replaceAll(FLAG_SPILL_IF, g.flagsWritten ? FLAG_SPILL : '');
   if (src.length > maxSource) return undefined;
-  return { fn: functionFor(src), blk: Int32Array.from(blks), off: Int32Array.from(offs), pos: Int32Array.from(poss) };
+  return {
+    fn: functionFor(src),
+    sites: g.sites,
+    blk: Int32Array.from(blks),
+    off: Int32Array.from(offs),
+    pos: Int32Array.from(poss),
+  };
 }
 
 /**
@@ -1940,7 +1990,7 @@ let functionSource = 0;
 function functionFor(src: string): BlockFn {
   let fn = FUNCTIONS.get(src);
   if (fn === undefined) {
-    fn = new Function('c', 'I', 'X', 'rem', src) as BlockFn;
+    fn = new Function('c', 'I', 'X', 'rem', 'S', src) as BlockFn;
     functionSource += src.length;
     for (const old of FUNCTIONS.keys()) {
       if (functionSource <= MAX_FUNCTION_SOURCE) break;

@@ -212,6 +212,9 @@ export function run(c: Cpu, budget: number): RunResult {
   const cache = c.cache as DecodeCache;
   const jit = c.opts.jit !== false;
   const threshold = c.opts.jitThreshold ?? JIT_THRESHOLD;
+  // Page tables, modes and the access hook's answers may have changed since the last run: regions start with
+  // empty page caches (they keep them from one region call to the next within this run).
+  m.epoch++;
   let n = 0;
   // While a compiled region runs: its code page's linear base and tables, to place RIP on a faulting instruction.
   let inRegion: Compiled | undefined;
@@ -257,7 +260,9 @@ export function run(c: Cpu, budget: number): RunResult {
         if (comp !== undefined) {
           inRegion = comp;
           pageBase = rip - off;
-          n += comp.fn(c, comp.insns, HELPERS, budget - n);
+          const pc = comp.caches;
+          if (pc.cpu !== c || pc.epoch !== m.epoch) pc.reset(c, m.epoch);
+          n += comp.fn(c, comp.insns, HELPERS, budget - n, pc);
           inRegion = undefined;
           continue;
         }
