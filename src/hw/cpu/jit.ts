@@ -311,6 +311,10 @@ interface Known {
    * in fa; 'fl': the flags are in fl, not lazy.
    */
   readonly op: 'add' | 'sub' | 'logic' | 'aux' | 'fl';
+  /** CF|AF|OF for 'aux' (a constant's name or an expression of constants). */
+  readonly aux?: string;
+  /** The operator of a 'logic' result (`z = x lop y`). */
+  readonly lop?: string;
   readonly size: number;
   readonly x: string;
   readonly xh: string;
@@ -323,9 +327,44 @@ interface Known {
 /** CF|AF|OF of a known producer as an expression. */
 function auxOf(k: Known): string {
   if (k.op === 'logic') return '0';
-  if (k.op === 'aux') return 'fa';
+  if (k.op === 'aux') return k.aux!;
   const [cf, of] = cfOf(k.op === 'add', k.size, k.x, k.xh, k.y, k.yh, k.z, k.zh);
   return `(${cf} | ((${k.x} ^ ${k.y} ^ ${k.z}) & 16) | (${of} << 11))`;
+}
+
+/** Statements setting the flag locals to what `k` describes. */
+function flagAssign(k: Known): string {
+  const w = k.size === 8;
+  const head = `fr = ${k.z}; fh = ${w ? k.zh : '0'}; fs = ${k.size};`;
+  if (k.op === 'add' || k.op === 'sub') {
+    return `${head} fk = ${k.op === 'add' ? 1 : 2}; fx = ${k.x}; fxh = ${w ? k.xh : '0'}; fy = ${k.y}; fyh = ${w ? k.yh : '0'}; lz = 1;`;
+  }
+  return `${head} fa = ${k.op === 'logic' ? '0' : k.aux!}; fk = 0; lz = 1;`;
+}
+
+/** Whether any part of `k` reads register n's locals. */
+function mentions(k: Known, n: number): boolean {
+  const re = new RegExp(`\\b[lh]${n}\\b`);
+  return [k.x, k.xh, k.y, k.yh, k.z, k.zh, k.aux ?? ''].some((e) => re.test(e));
+}
+
+/** Whether two flag descriptions are the same expressions (a back-edge's flags and what the loop head expects). */
+function sameKnown(a: Known, b: Known): boolean {
+  return (
+    a.op === b.op &&
+    a.size === b.size &&
+    a.x === b.x &&
+    a.xh === b.xh &&
+    a.y === b.y &&
+    a.yh === b.yh &&
+    a.z === b.z &&
+    a.zh === b.zh
+  );
+}
+
+/** Whether `e` names a constant of the generated code (not a register local, not an expression). */
+function isConst(e: string): boolean {
+  return /^[a-z]\w*$/.test(e) && !/^[lh]\d+$/.test(e);
 }
 
 /**
@@ -336,6 +375,11 @@ function auxOf(k: Known): string {
  * - `stale` (runtime `sp === 1`, after a handler call): the Cpu fields are the state. A local an instruction
  *   reads is reloaded on its own (`fresh`); before an instruction writes any local, all are reloaded.
  * Exits and faults write the locals back only when `sp === 0`, so both states are handled at run time.
+ *
+ * In the fast copy of a loop (`defer`), flags are deferred (`pend`): a flag-setting instruction only records
+ * what it computed in `known` (names of constants), and the flag locals are assigned where something could
+ * observe them — a throw, an exit or a jump (`sync`) — so the loop path assigns none. A back-edge that leaves the
+ * flags in the form the loop head expects (`headK`, register expressions) assigns none either: `fp` says so.
  */
 class Gen {
   readonly used = new Array<boolean>(16).fill(false);
@@ -350,6 +394,45 @@ class Gen {
   readonly labels: Map<number, number>;
   /** Blocks of the region that follow one of its calls (where a RET most likely goes). */
   returnSites: number[] = [];
+  /**
+   * Whether the flag locals lag behind the flags: 0 no; 1 `known` describes the flags; 2 only if the block was
+   * re-entered through its own back-edge (runtime `fp`), where `headK` — in terms of register locals — does.
+   */
+  pend: 0 | 1 | 2 = 0;
+  headK: Known | undefined;
+  /** Constants that hold a register half's current value (`x3` → `l2`) or a literal, for `regForm`. */
+  readonly alias = new Map<string, string>();
+  /** The block being emitted, and whether it is emitted as a loop of its own (`b<n>: for (;;)`). */
+  block = 0;
+  loop = false;
+  /** What the flags are at each back-edge of the block (`regForm`), collected on a first emission. */
+  backK: Array<Known | undefined> = [];
+  /** Names for constants the generator introduces. */
+  tmp = 0;
+  /**
+   * Emitting the fast copy of a looping block (compileRegion): up to its last back-edge (`loopEnd`) it reads and
+   * writes memory through page caches that checks at the head of each iteration (`checks`) found holding the
+   * accesses, so that path has no miss paths and no calls. `fastOk` turns false when the copy cannot be made.
+   */
+  fast = false;
+  fastOk = true;
+  loopEnd = -1;
+  /** The instruction being emitted: its position in the block and its next page offset. */
+  pos = 0;
+  private insn: Insn | undefined;
+  private next = 0;
+  /** Each register's distance from its value at the loop head, per position (undefined: not a constant). */
+  deltas: Array<Array<number | undefined>> = [];
+  /** Page-cache sites each position used in the block's other copy, which the fast copy shares. */
+  siteLog: number[][] = [];
+  private siteAt = 0;
+  /** The site the current instruction probed its read-modify-write destination through (-1: none). */
+  private probed = -1;
+  readonly checks: string[] = [];
+  /** The sites the fast copy's loop path reads its page caches of at the loop's head (`P<j> Q<j> D<j>`). */
+  readonly fastSites: number[] = [];
+  private readonly heads = new Set<number>();
+  private readonly aligned = new Set<number>();
   stale = false;
   readonly fresh = new Set<number>();
   flagsFresh = false;
@@ -363,8 +446,9 @@ class Gen {
   private defs = new Set<number>();
   private defFlags = false;
   private inInsn = false;
-  /** The site the current instruction probed its read-modify-write destination through (-1: none). */
-  private probed = -1;
+  /** Main-path code that must run before the instruction (settling deferred flags it reads). */
+  private settleCode = '';
+  private saved: readonly [0 | 1 | 2, Known | undefined] = [0, undefined];
 
   constructor(labels: Map<number, number>) {
     this.labels = labels;
@@ -379,7 +463,18 @@ class Gen {
     this.needFull = false;
     this.defs = new Set();
     this.defFlags = false;
+    this.settleCode = '';
+    this.saved = [this.pend, this.known];
+    this.siteAt = 0;
     this.probed = -1;
+  }
+
+  /** Sets the instruction `begin` starts: its position in the block and next page offset. */
+  at(i: Insn, pos: number, next: number): void {
+    this.insn = i;
+    this.pos = pos;
+    this.next = next;
+    if (!this.fast) this.siteLog[pos] = [];
   }
 
   /** Commits an inlined instruction: its reloads first, then its code; the writes it made become dirty. */
@@ -400,17 +495,21 @@ class Gen {
     if (this.dirty !== 'all') for (const n of this.defs) this.dirty.add(n);
     if (this.defFlags) this.flagsDirty = true;
     this.inInsn = false;
-    return `${head} ${body}`;
+    return `${head} ${this.settleCode} ${body}`;
   }
 
-  /** Drops an instruction whose inline emission failed (it goes to its handler). */
+  /** Drops an instruction whose inline emission failed (it goes to its handler): the flag state is as before. */
   abandon(): true {
     this.inInsn = false;
+    [this.pend, this.known] = this.saved;
     return true;
   }
 
   /** Before a handler call: write back what changed; afterwards the Cpu fields are the state. */
   handlerCall(): string {
+    this.noCall();
+    // The flag locals become current before they are written back.
+    const flags = this.settle();
     let spill = '';
     if (!this.stale) {
       if (this.dirty === 'all') spill = SPILL;
@@ -425,10 +524,11 @@ class Gen {
     this.dirty = new Set();
     this.flagsDirty = false;
     this.known = undefined;
+    this.alias.clear();
     // The handler may read and write any XMM register.
     const x = this.xflush();
     this.xs.fill(0);
-    return `${spill} ${x} sp = 1;`;
+    return `${flags} ${spill} ${x} sp = 1;`;
   }
 
   /**
@@ -436,8 +536,9 @@ class Gen {
    * back just those registers; the locals stay the state.
    */
   xmmCall(regs: readonly number[], dest: number): string {
+    this.noCall();
     // It may read any XMM register (PBLENDVB reads XMM0) and writes its destination.
-    const out: string[] = [this.xflush()];
+    const out: string[] = [this.sync()];
     for (let r = 0; r < 16; r++) if (this.xs[r] === 2) this.xs[r] = 1;
     if (dest >= 0) this.xs[dest] = 0;
     if (this.stale) return out.join(' ');
@@ -457,13 +558,20 @@ class Gen {
     }
   }
 
-  private def(n: number): void {
+  /** Register n is about to change: returns the code that must run first (settling flags that refer to it). */
+  private def(n: number): string {
     this.used[n] = this.written[n] = true;
     this.defs.add(n);
     this.needFull = true;
+    const lo = `l${n}`;
+    const hi = `h${n}`;
+    for (const [c, r] of this.alias) if (r === lo || r === hi) this.alias.delete(c);
+    return this.pend === 2 && mentions(this.headK!, n) ? this.settle() : '';
   }
 
   private useFlags(): void {
+    // A read needs the flag locals or `known`; the back-edge form is neither.
+    if (this.pend === 2) this.settleCode += this.settle();
     this.flagsUsed = true;
     if (this.stale && !this.flagsFresh && !this.preFlags) {
       this.preFlags = true;
@@ -501,15 +609,16 @@ class Gen {
     if (n >= 16) {
       const k = n - 16;
       this.use(k);
-      this.def(k);
-      return `l${k} = (l${k} & -65281) | ((${lo} & 255) << 8);`;
+      return `${this.def(k)} l${k} = (l${k} & -65281) | ((${lo} & 255) << 8);`;
     }
     if (size < 4) this.use(n);
-    this.def(n);
-    if (size === 8) return `l${n} = ${lo}; h${n} = ${hi};`;
-    if (size === 4) return `l${n} = ${lo}; h${n} = 0;`;
-    if (size === 2) return `l${n} = (l${n} & -65536) | (${lo} & 65535);`;
-    return `l${n} = (l${n} & -256) | (${lo} & 255);`;
+    const pre = this.def(n);
+    if (size >= 4 && isConst(lo)) this.alias.set(lo, `l${n}`);
+    if (size === 8 && isConst(hi)) this.alias.set(hi, `h${n}`);
+    if (size === 8) return `${pre} l${n} = ${lo}; h${n} = ${hi};`;
+    if (size === 4) return `${pre} l${n} = ${lo}; h${n} = 0;`;
+    if (size === 2) return `${pre} l${n} = (l${n} & -65536) | (${lo} & 65535);`;
+    return `${pre} l${n} = (l${n} & -256) | (${lo} & 255);`;
   }
 
   /**
@@ -517,6 +626,7 @@ class Gen {
    * page-cache miss path (SDM Vol. 3A §6.15).
    */
   stackAddr(k: number, d: number): string {
+    this.noCall();
     this.ss = true;
     const l = this.reg(4, 8);
     const h = this.hi(4);
@@ -533,8 +643,7 @@ class Gen {
   popRsp(d: number): string {
     const l = this.reg(4, 8);
     const h = this.hi(4);
-    this.def(4);
-    return `{ const t = (${l} + ${d}) | 0; h4 = (${h} + ((t >>> 0) < ${d} ? 1 : 0)) | 0; l4 = t; }`;
+    return `${this.def(4)} { const t = (${l} + ${d}) | 0; h4 = (${h} + ((t >>> 0) < ${d} ? 1 : 0)) | 0; l4 = t; }`;
   }
 
   // ---- XMM low doubles -----------------------------------------------------------------------------------------
@@ -548,7 +657,7 @@ class Gen {
   readonly xs = new Array<number>(16).fill(0);
   readonly xdUsed = new Array<boolean>(16).fill(false);
 
-  /** Writes back every newer cached double (before a fault point, a handler or an exit). */
+  /** Writes back every newer cached double (before a handler call). */
   xflush(): string {
     let out = '';
     for (let r = 0; r < 16; r++) if (this.xs[r] === 2) out += `if (xd${r} === xd${r}) xf64[${2 * r}] = xd${r}; `;
@@ -591,11 +700,19 @@ class Gen {
     return `xd${r} = ${value};`;
   }
 
+  /**
+   * Makes what a fault, an exit or a jump sees current — newer cached doubles and deferred flags — on a path
+   * that leaves the main one (the state of the main path stays as it is).
+   */
+  sync(): string {
+    return this.xflush() + this.flagSync();
+  }
+
   // ---- exits -------------------------------------------------------------------------------------------------
 
   /** Leaves the region through the epilogue (which writes the locals back when they are the state). */
   exit(rip: string, ret: string): string {
-    return `{ ${this.xflush()}${rip === 'c.rip' ? '' : `c.rip = ${rip}; `}nret = ${ret}; break out; }`;
+    return `{ ${this.sync()}${rip === 'c.rip' ? '' : `c.rip = ${rip}; `}nret = ${ret}; break out; }`;
   }
 
   /** Transfers to the block at page offset `t` after `k` instructions of this block, or leaves the region. */
@@ -604,7 +721,19 @@ class Gen {
     if (j === undefined) return this.exit(`base + ${t}`, `done + ${k}`);
     // The target block expects the locals to be the state.
     const reload = this.inInsn ? JUMP_RELOAD : this.stale ? RELOAD : '';
-    return `{ ${this.xflush()} ${reload} done += ${k}; L = ${j}; continue; }`;
+    if (j !== this.block || !this.loop) return `{ ${this.sync()} ${reload} done += ${k}; L = ${j}; continue out; }`;
+    // A back-edge of a block that loops on itself: around its loop. When the flags are what the block was
+    // emitted to expect at its head (`headK`, register expressions), they stay deferred.
+    const rk = this.stale ? undefined : this.regForm(this.known);
+    // The fast copy goes round its own loop; the other copy back to the fast one.
+    const to = `${this.fast ? 'f' : 'b'}${j}`;
+    if (this.headK === undefined) {
+      this.backK.push(rk);
+      return `{ ${this.sync()} ${reload} done += ${k}; continue ${to}; }`;
+    }
+    if (rk !== undefined && sameKnown(rk, this.headK))
+      return `{ ${this.xflush()} fp = 1; done += ${k}; continue ${to}; }`;
+    return `{ ${this.sync()} ${reload} fp = 0; done += ${k}; continue ${to}; }`;
   }
 
   /** Code that leaves after instruction k (at next) when a store reached a code page. */
@@ -616,42 +745,110 @@ class Gen {
 
   /** Whether the flags the current instruction writes are overwritten before anything can observe them. */
   deadFlags = false;
+  /**
+   * Whether flag updates stay deferred until something observes them (the fast copy of a loop, whose loop path
+   * has no miss paths); elsewhere they are assigned where they happen, which keeps miss paths short.
+   */
+  defer = false;
+
+  /** The flag locals' assignments a path leaving the main one needs. */
+  private flagSync(): string {
+    if (this.pend === 1) return flagAssign(this.known!);
+    if (this.pend === 2) return `if (fp) { ${flagAssign(this.headK!)} }`;
+    return '';
+  }
+
+  /** At a block's head: makes the flags a back-edge left deferred current (`if (fp)`). */
+  settleHead(): string {
+    return this.settle();
+  }
+
+  /** Makes the flag locals current on the main path (`known`, if any, still describes them). */
+  private settle(): string {
+    const code = this.flagSync();
+    this.pend = 0;
+    return code;
+  }
+
+  /**
+   * `k` in terms of register locals and literals, when its operands are still in registers (or follow from
+   * the result: `sub $1, %ebp` leaves x = ebp + 1): what the flags are at the head of a loop's next iteration.
+   */
+  private regForm(k: Known | undefined): Known | undefined {
+    if (k === undefined || (k.op !== 'add' && k.op !== 'sub' && k.op !== 'logic')) return undefined;
+    if (k.size !== 4 && k.size !== 8) return undefined;
+    const w = k.size === 8;
+    const a = (v: string) => (/^-?\d+$/.test(v) ? v : this.alias.get(v));
+    let x = a(k.x);
+    let xh = w ? a(k.xh) : '0';
+    const y = a(k.y);
+    const yh = w ? a(k.yh) : '0';
+    let z = a(k.z);
+    let zh = w ? a(k.zh) : '0';
+    if (y === undefined || yh === undefined) return undefined;
+    if (k.op === 'logic') {
+      if (z === undefined || zh === undefined) {
+        if (x === undefined || xh === undefined || k.lop === undefined) return undefined;
+        z = `(${x} ${k.lop} ${y})`;
+        zh = w ? `(${xh} ${k.lop} ${yh})` : '0';
+      }
+      return { op: 'logic', size: k.size, x: '0', xh: '0', y: '0', yh: '0', z, zh };
+    }
+    const add = k.op === 'add';
+    if (x === undefined || xh === undefined) {
+      if (w || z === undefined) return undefined;
+      x = `((${z} ${add ? '-' : '+'} ${y}) | 0)`;
+      xh = '0';
+    }
+    if (z === undefined || zh === undefined) {
+      z = `((${x} ${add ? '+' : '-'} ${y}) | 0)`;
+      const c = add ? carryOut(z, y) : `((${x} >>> 0) < (${y} >>> 0) ? 1 : 0)`;
+      zh = w ? `((${xh} ${add ? '+' : '-'} ${yh} ${add ? '+' : '-'} ${c}) | 0)` : '0';
+    }
+    return { op: k.op, size: k.size, x, xh, y, yh, z, zh };
+  }
 
   /** Records a deferred ADD or SUB result: ZF/SF/PF from z, CF/AF/OF from the operands when read. */
   deferFlags(k: Known): string {
     if (this.deadFlags) return this.drop();
     this.writeFlags();
     this.known = k;
-    const w = k.size === 8;
-    return `fr = ${k.z}; fh = ${w ? k.zh : '0'}; fs = ${k.size}; fk = ${k.op === 'add' ? 1 : 2}; fx = ${k.x}; fxh = ${w ? k.xh : '0'}; fy = ${k.y}; fyh = ${w ? k.yh : '0'}; lz = 1;`;
+    this.pend = 1;
+    return this.defer ? '' : this.settle();
   }
 
   /** A flag update nothing observes: not emitted (the next full flag write replaces it). */
   private drop(): string {
     this.known = undefined;
+    this.pend = 0;
     return '';
   }
 
-  /** Records a lazy flag result with CF/AF/OF given (`aux`). */
+  /** Records a lazy flag result with CF/AF/OF given (`aux`, an expression of constants). */
   setFlags(k: Known, aux: string): string {
     if (this.deadFlags) return this.drop();
     this.writeFlags();
-    this.known = k;
-    return `fr = ${k.z}; fh = ${k.size === 8 ? k.zh : '0'}; fs = ${k.size}; fa = ${aux}; fk = 0; lz = 1;`;
+    this.known = { ...k, aux: `(${aux})` };
+    this.pend = 1;
+    return this.defer ? '' : this.settle();
   }
 
-  /** The instruction reads and writes the flags through the Cpu fields (a helper of alu.ts). */
-  flagsThroughCpu(): void {
+  /** The instruction reads and writes the flags through the Cpu fields (a helper of alu.ts): settles them first. */
+  flagsThroughCpu(): string {
+    this.noCall();
     this.useFlags();
+    const code = this.settle();
     this.writeFlags();
     this.known = undefined;
+    return code;
   }
 
-  /** Records flags written directly to `fl` (not lazy). */
+  /** Records flags written directly to `fl` (not lazy); the deferred ones it replaces are dropped. */
   setFl(code: string): string {
     if (this.deadFlags) return this.drop();
     this.writeFlags();
     this.known = { op: 'fl', size: 4, x: '', xh: '', y: '', yh: '', z: '', zh: '' };
+    this.pend = 0;
     return `${code} lz = 0; fk = 0;`;
   }
 
@@ -662,7 +859,7 @@ class Gen {
     if (k === undefined) return `((lz ? ${FA} : fl) & 1)`;
     if (k.op === 'fl') return '(fl & 1)';
     if (k.op === 'logic') return '0';
-    if (k.op === 'aux') return '(fa & 1)';
+    if (k.op === 'aux') return `((${k.aux}) & 1)`;
     if (k.op === 'sub') return `(${this.condTrue(1)} ? 1 : 0)`;
     return cfOf(true, k.size, k.x, k.xh, k.y, k.yh, k.z, k.zh)[0];
   }
@@ -677,9 +874,11 @@ class Gen {
     const bits = of === undefined ? cf : `${cf} | (${of} << 11)`;
     if (k?.op === 'fl') return `fl = (fl & ${mask}) | ${bits};`;
     if (k) {
-      // Lazy: CF/OF live in fa; ZF/SF/PF still come from the earlier result.
-      this.known = { ...k, op: 'aux' };
-      return `fa = (${auxOf(k)} & ${mask}) | ${bits}; fk = 0;`;
+      // Lazy: CF/OF go to the deferred CF|AF|OF; ZF/SF/PF still come from the earlier result.
+      const t = `fa${this.tmp++}`;
+      this.known = { ...k, op: 'aux', aux: t };
+      this.pend = 1;
+      return `const ${t} = (${auxOf(k)} & ${mask}) | ${bits}; ${this.defer ? '' : this.settle()}`;
     }
     return `if (lz) { fa = (${FA} & ${mask}) | ${bits}; fk = 0; } else fl = (fl & ${mask}) | ${bits};`;
   }
@@ -713,7 +912,7 @@ class Gen {
     const SF = s === 8 ? `(${k.zh} < 0)` : s === 4 ? `(${k.z} < 0)` : `((${k.z} & ${SIGN_BITS[s]}) !== 0)`;
     const PF = `(X.PAR[${k.z} & 255] !== 0)`;
     if (k.op === 'logic') return table('false', 'false', ZF, SF, PF);
-    if (k.op === 'aux') return table('((fa & 2048) !== 0)', '((fa & 1) !== 0)', ZF, SF, PF);
+    if (k.op === 'aux') return table(`(((${k.aux}) & 2048) !== 0)`, `(((${k.aux}) & 1) !== 0)`, ZF, SF, PF);
     const [cf, of] = cfOf(k.op === 'add', s, k.x, k.xh, k.y, k.yh, k.z, k.zh);
     const OF = `(${of} !== 0)`;
     if (k.op === 'add') return table(OF, `(${cf} !== 0)`, ZF, SF, PF);
@@ -766,10 +965,16 @@ class Gen {
    * base as int32 halves (wrapping modulo 2^64, SDM Vol. 1 §3.7.5); undefined for 32-bit address size.
    */
   ea(i: Insn, k: number, next: number): string | undefined {
+    return this.eaTerms(i, `a${k}`, next, 0);
+  }
+
+  /** `const name/nameh` = the effective address of `i` plus `extra` (undefined beyond a 32-bit displacement). */
+  private eaTerms(i: Insn, name: string, next: number, extra: number): string | undefined {
     if (i.asize !== 8) return undefined;
     this.ss = !i.ripRel && (i.base === 4 || i.base === 5);
     const terms: Array<readonly [string, string]> = [];
-    let disp = i.disp;
+    let disp = i.disp + extra;
+    if (disp < -2147483648 || disp > 2147483647) return undefined;
     if (i.ripRel) {
       terms.push(['B0', 'B1']);
       disp += next;
@@ -786,7 +991,7 @@ class Gen {
       const b = i.seg === 4 ? 'c.fsBase' : 'c.gsBase';
       terms.push([`(${b} | 0)`, `(Math.floor(${b} / 4294967296) | 0)`]);
     }
-    return sum64(`a${k}`, terms);
+    return sum64(name, terms);
   }
 
   /**
@@ -794,8 +999,9 @@ class Gen {
    * for 16): the site's page cache, else the TLB (which may fault: c.blk = k first).
    */
   rd(k: number, a: string, size: number, v: string): string {
-    const j = this.sites++;
-    const d = 'dv';
+    const j = this.site();
+    const direct = this.direct(j, k, a, size);
+    const d = direct ? `D${j}` : 'dv';
     let get: string;
     let decl: string;
     switch (size) {
@@ -819,7 +1025,8 @@ class Gen {
         decl = `let ${v}_0, ${v}_1, ${v}_2, ${v}_3;`;
         get = `${v}_0 = ${d}.getInt32(o, true); ${v}_1 = ${d}.getInt32(o + 4, true); ${v}_2 = ${d}.getInt32(o + 8, true); ${v}_3 = ${d}.getInt32(o + 12, true);`;
     }
-    return `${decl} { const o = ${a} & 4095; if (${this.miss(j, a, size)}) { c.blk = ${k}; ${this.xflush()} X.rdp(m, S, ${j}, ${a}, ${a}h, ${size}, ${this.ss}); } const dv = D[${j}]; ${get} }`;
+    if (direct) return `${decl} { const o = O${j}; ${get} }`;
+    return `${decl} { const o = ${a} & 4095; if (${this.miss(j, a, size)}) { c.blk = ${k}; ${this.sync()} X.rdp(m, S, ${j}, ${a}, ${a}h, ${size}, ${this.ss}); } const dv = D[${j}]; ${get} }`;
   }
 
   /**
@@ -829,8 +1036,9 @@ class Gen {
    */
   wr(k: number, a: string, size: number, parts: string[], next: number, pos: number, onSmc?: string): string {
     const pj = this.probed;
-    const j = pj >= 0 ? pj : this.sites++;
-    const d = 'dv';
+    const j = pj >= 0 ? pj : this.site();
+    const direct = pj >= 0 ? this.onFastPath() : this.direct(j, k, a, size);
+    const d = direct ? `D${j}` : 'dv';
     let put: string;
     switch (size) {
       case 1:
@@ -848,12 +1056,13 @@ class Gen {
       default:
         put = `${d}.setInt32(o, ${parts[0]}, true); ${d}.setInt32(o + 4, ${parts[1]}, true); ${d}.setInt32(o + 8, ${parts[2]}, true); ${d}.setInt32(o + 12, ${parts[3]}, true);`;
     }
+    if (direct) return `{ const o = O${j}; ${put} }`;
     const smc = onSmc === undefined ? this.smc(next, pos) : `if (m.smc) { m.smc = false; ${onSmc} }`;
     const cross = size > 1 ? `if (o > ${4096 - size}) X.wrx(m, ${a}, ${a}h, ${size});` : '';
     // A read-modify-write destination's probe left its page (or the staging page) in the site; its fill may
     // have reached a code page.
     if (pj >= 0) return `{ const o = ${a} & 4095; const dv = D[${j}]; ${put} ${cross} ${smc} }`;
-    return `{ const o = ${a} & 4095; if (${this.miss(j, a, size)}) { c.blk = ${k}; ${this.xflush()} X.wrp(m, S, ${j}, ${a}, ${a}h, ${size}, ${this.ss}); const dv = D[${j}]; ${put} ${cross} ${smc} } else { const dv = D[${j}]; ${put} } }`;
+    return `{ const o = ${a} & 4095; if (${this.miss(j, a, size)}) { c.blk = ${k}; ${this.sync()} X.wrp(m, S, ${j}, ${a}, ${a}h, ${size}, ${this.ss}); const dv = D[${j}]; ${put} ${cross} ${smc} } else { const dv = D[${j}]; ${put} } }`;
   }
 
   /**
@@ -862,9 +1071,79 @@ class Gen {
    * the store leaves the region after it.
    */
   probe(k: number, a: string, size: number): string {
-    const j = this.sites++;
+    const j = this.site();
     this.probed = j;
-    return `{ const o = ${a} & 4095; if (${this.miss(j, a, size)}) { c.blk = ${k}; ${this.xflush()} X.wrp(m, S, ${j}, ${a}, ${a}h, ${size}, ${this.ss}); } }`;
+    if (this.direct(j, k, a, size)) return '';
+    return `{ const o = ${a} & 4095; if (${this.miss(j, a, size)}) { c.blk = ${k}; ${this.sync()} X.wrp(m, S, ${j}, ${a}, ${a}h, ${size}, ${this.ss}); } }`;
+  }
+
+  /** A page-cache site for the current instruction: a new one, or in the fast copy the other copy's. */
+  private site(): number {
+    if (this.fast) {
+      const j = this.siteLog[this.pos]?.[this.siteAt++];
+      if (j !== undefined) return j;
+      this.fastOk = false;
+    }
+    const j = this.sites++;
+    if (!this.fast) this.siteLog[this.pos]!.push(j);
+    return j;
+  }
+
+  /** Whether the current instruction is on the fast copy's loop path. */
+  private onFastPath(): boolean {
+    return this.fast && this.pos <= this.loopEnd;
+  }
+
+  /** A handler or helper call (or a stack access), which the fast copy's loop path must not have. */
+  noCall(): void {
+    if (this.onFastPath()) this.fastOk = false;
+  }
+
+  /** On the fast copy's loop path, a 16-byte alignment check of instruction k's operand goes to the loop head. */
+  alignAtHead(k: number): boolean {
+    if (!this.onFastPath()) return false;
+    this.aligned.add(k);
+    return true;
+  }
+
+  /**
+   * On the fast copy's loop path: checks at the loop head that site j's cached page holds the access of
+   * instruction k at `a` (else the iteration runs in the other copy) and says the access needs no check here.
+   */
+  private direct(j: number, k: number, a: string, size: number): boolean {
+    if (!this.onFastPath()) return false;
+    const A = this.headAddr(k, a);
+    if (A === undefined) {
+      this.fastOk = false;
+      return false;
+    }
+    const bound = size > 1 ? ` || O${j} > ${4096 - size}` : '';
+    this.checks.push(
+      `const O${j} = ${A} & 4095; if ((${A} & -4096) !== P${j} || ${A}h !== Q${j}${bound}) break f${this.block};`,
+    );
+    this.fastSites.push(j);
+    return true;
+  }
+
+  /**
+   * `A<k>`: instruction k's effective address computed at the loop head, from the registers there and their
+   * constant distances to what they are at k (`deltas`); undefined when a distance is not constant.
+   */
+  private headAddr(k: number, a: string): string | undefined {
+    const A = `A${k}`;
+    if (this.heads.has(k)) return A;
+    const i = this.insn!;
+    if (a !== `a${k}`) return undefined;
+    const d = this.deltas[this.pos]!;
+    const db = i.ripRel || i.base < 0 ? 0 : d[i.base];
+    const di = i.index < 0 ? 0 : d[i.index];
+    if (db === undefined || di === undefined) return undefined;
+    const code = this.eaTerms(i, A, this.next, db + di * 2 ** i.scale);
+    if (code === undefined) return undefined;
+    this.heads.add(k);
+    this.checks.push(code);
+    if (this.aligned.has(k)) this.checks.push(`if ((${A} & 15) !== 0) break f${this.block};`);
+    return A;
   }
 
   /** Whether site j's cached page does not hold the access (a page-crossing access never hits). */
@@ -921,11 +1200,20 @@ function load(g: Gen, i: Insn, oi: number, k: number, v: string): string | undef
   const o = i.ops[oi]!;
   const s = o.size;
   if (o.kind === OK.REG) {
-    if (s === 8) return `const ${v} = ${g.reg(o.reg, 8)}, ${v}h = ${g.hi(o.reg)};`;
+    // The constants stand for the register while it keeps its value (Gen.regForm).
+    if (s === 8) {
+      g.alias.set(v, `l${o.reg}`).set(`${v}h`, `h${o.reg}`);
+      return `const ${v} = ${g.reg(o.reg, 8)}, ${v}h = ${g.hi(o.reg)};`;
+    }
+    if (s === 4) g.alias.set(v, `l${o.reg}`);
     return `const ${v} = ${g.reg(o.reg, s)}, ${v}h = 0;`;
   }
   if (o.kind === OK.IMM) {
-    if (s === 8) return `const ${v} = ${i.imm | 0}, ${v}h = ${i.immHi | 0};`;
+    if (s === 8) {
+      g.alias.set(v, String(i.imm | 0)).set(`${v}h`, String(i.immHi | 0));
+      return `const ${v} = ${i.imm | 0}, ${v}h = ${i.immHi | 0};`;
+    }
+    g.alias.set(v, immLo(i, s));
     return `const ${v} = ${immLo(i, s)}, ${v}h = 0;`;
   }
   if (o.kind === OK.MEM && (s === 1 || s === 2 || s === 4 || s === 8)) {
@@ -966,7 +1254,7 @@ function aluOp(g: Gen, kk: number, size: number, x: string, xh: string, y: strin
   if (kk === 1 || kk === 4 || kk === 6) {
     const op = kk === 1 ? '|' : kk === 4 ? '&' : '^';
     const code = `const ${z} = ${x} ${op} ${y}, ${zh} = ${size === 8 ? `${xh} ${op} ${yh}` : '0'};`;
-    return code + g.setFlags({ op: 'logic', size, x, xh, y, yh, z, zh }, '0');
+    return code + g.setFlags({ op: 'logic', lop: op, size, x, xh, y, yh, z, zh }, '0');
   }
   const isSub = kk === 3 || kk === 5 || kk === 7;
   const carry = kk === 2 || kk === 3 ? `c${z}` : '';
@@ -1183,8 +1471,8 @@ function emit(g: Gen, i: Insn, k: number, next: number, pos: number): string | u
       const lo = g.reg(d.reg, d.size);
       const hi = d.size === 8 ? g.hi(d.reg) : '0';
       // shift() reads CF (RCL/RCR) and writes the flags: the flag locals go through the Cpu.
-      g.flagsThroughCpu();
-      return `${FLAG_SPILL} const z${k} = X.shift(c, ${kk}, ${d.size}, ${lo}, ${hi}, ${count}, ${cnt.kind === OK.REG}); ${FLAG_RELOAD} ${g.setReg(d.reg, d.size, `z${k}`, 'c.hi')}`;
+      const settle = g.flagsThroughCpu();
+      return `${settle} ${FLAG_SPILL} const z${k} = X.shift(c, ${kk}, ${d.size}, ${lo}, ${hi}, ${count}, ${cnt.kind === OK.REG}); ${FLAG_RELOAD} ${g.setReg(d.reg, d.size, `z${k}`, 'c.hi')}`;
     }
     case 'imul2':
     case 'imul3': {
@@ -1268,7 +1556,7 @@ function emit(g: Gen, i: Insn, k: number, next: number, pos: number): string | u
       const t = next + i.imm;
       const canon = inPage(t)
         ? ''
-        : `if (base + ${t} < -${C47} || base + ${t} >= ${C47}) { c.blk = ${k}; ${g.xflush()} throw X.gp0(); }`;
+        : `if (base + ${t} < -${C47} || base + ${t} >= ${C47}) { c.blk = ${k}; ${g.sync()} throw X.gp0(); }`;
       // The target is checked, the return address pushed (the write may fault), then RSP moves.
       const sa = g.stackAddr(k, -8);
       const mv = g.setRsp(`s${k}`, `s${k}h`);
@@ -1287,7 +1575,7 @@ function emit(g: Gen, i: Insn, k: number, next: number, pos: number): string | u
       const t = `t${k}`;
       // A return to a call site of this region continues inside it.
       const back = g.returnSites.map((r) => `if (${t} === base + ${r}) ${g.jump(r, K)}`).join(' ');
-      return `${sa} ${rd} const ${t} = v${k}h * 4294967296 + (v${k} >>> 0); if (${t} < -${C47} || ${t} >= ${C47}) { c.blk = ${k}; ${g.xflush()} throw X.gp0(); } ${g.popRsp(8 + extra)} ${back} ${g.exit(t, `done + ${K}`)}`;
+      return `${sa} ${rd} const ${t} = v${k}h * 4294967296 + (v${k} >>> 0); if (${t} < -${C47} || ${t} >= ${C47}) { c.blk = ${k}; ${g.sync()} throw X.gp0(); } ${g.popRsp(8 + extra)} ${back} ${g.exit(t, `done + ${K}`)}`;
     }
     default:
       return emitSse(g, i, k, next, K, eaCode);
@@ -1301,12 +1589,13 @@ function inPage(t: number): boolean {
 /** A taken branch to page offset `t` (inside the region or out of it; #GP(0) for a non-canonical target). */
 function branchTo(g: Gen, t: number, k: number, K: number): string {
   if (inPage(t)) return g.jump(t, K);
-  return `{ const t = base + ${t}; if (t < -${C47} || t >= ${C47}) { c.blk = ${k}; ${g.xflush()} throw X.gp0(); } ${g.exit('t', `done + ${K}`)} }`;
+  return `{ const t = base + ${t}; if (t < -${C47} || t >= ${C47}) { c.blk = ${k}; ${g.sync()} throw X.gp0(); } ${g.exit('t', `done + ${K}`)} }`;
 }
 
 /** Legacy SSE 16-byte memory operands must be aligned (#GP(0); SDM Vol. 1 §10.4.1.1). */
 function alignCheck(g: Gen, k: number): string {
-  return `if ((a${k} & 15) !== 0) { c.blk = ${k}; ${g.xflush()} throw X.misaligned(${lin(`a${k}`)}, ${g.ss}); }`;
+  if (g.alignAtHead(k)) return '';
+  return `if ((a${k} & 15) !== 0) { c.blk = ${k}; ${g.sync()} throw X.misaligned(${lin(`a${k}`)}, ${g.ss}); }`;
 }
 
 /** SSE forms without flags (moves, logic, dword add/sub/shift, scalar double arithmetic), or undefined. */
@@ -1422,8 +1711,10 @@ function emitSse(g: Gen, i: Insn, k: number, next: number, K: number, eaCode: st
       const D = d!.reg * 4;
       const S = (j: number) => (sv!.kind === OK.XMM ? `x[${sv!.reg * 4 + j}]` : `v${k}_${j}`);
       const sync = `${sv!.kind === OK.XMM ? g.xraw(sv!.reg, false) : ''} ${g.xraw(d!.reg, true)}`;
-      if (sem === 'pack' && row.cc! < 2)
+      if (sem === 'pack' && row.cc! < 2) {
+        g.noCall();
         return `${pre} ${sync} X.packb(x, ${D}, ${S(0)}, ${S(1)}, ${S(2)}, ${S(3)}, ${row.cc});`;
+      }
       const get = `const d0 = x[${D}], d1 = x[${D + 1}], d2 = x[${D + 2}], d3 = x[${D + 3}], s0 = ${S(0)}, s1 = ${S(1)}, s2 = ${S(2)}, s3 = ${S(3)};`;
       const lanes = sem === 'punpck' ? unpackLanes(row.cc!) : packLanes(row.cc!);
       return `${pre} ${sync} { ${get} ${lanes.map((e, j) => `x[${D + j}] = ${e};`).join(' ')} }`;
@@ -1631,9 +1922,10 @@ function packLanes(k: number): string[] {
  * Cpu first, and writes XMM state (the caller reloads a GPR destination).
  */
 function handlerInline(g: Gen, i: Insn, k: number, next: number): string {
+  g.noCall();
   const regs = i.hasMem && !i.ripRel ? [i.base, i.index].filter((r) => r >= 0) : [];
   const spill = regs.map((r) => `R[${2 * r}] = ${g.reg(r, 8)}; R[${2 * r + 1}] = ${g.hi(r)};`).join(' ');
-  return `{ ${spill} ${g.xflush()} c.blk = ${k}; c.nextRip = base + ${next}; I[${k}].exec(c, I[${k}]); }`;
+  return `{ ${spill} ${g.sync()} c.blk = ${k}; c.nextRip = base + ${next}; I[${k}].exec(c, I[${k}]); }`;
 }
 
 // ---- regions ----------------------------------------------------------------------------------------------
@@ -1775,6 +2067,69 @@ function deadFlagsOf(insns: readonly Insn[]): boolean[] {
   return dead;
 }
 
+/** Position of a block's last branch back to its own start (-1: it has none). */
+function lastBackEdge(b: RegionBlock): number {
+  let off = b.off;
+  let last = -1;
+  for (const [pos, i] of b.insns.entries()) {
+    off += i.len;
+    const sem = i.row?.sem;
+    if ((sem === 'jcc' || sem === 'jmp') && off + i.imm === b.off) last = pos;
+  }
+  return last;
+}
+
+/**
+ * For each position up to `end` (and after it), each register's distance from its value at the block's start
+ * when it is a constant: registers moved only by 64-bit ADD/SUB of an immediate, INC/DEC and `lea d(r), r` (exact
+ * modulo 2^64, as the addresses computed from them). Any other write makes the distance unknown.
+ */
+function headDeltas(insns: readonly Insn[], end: number): Array<Array<number | undefined>> {
+  const out: Array<Array<number | undefined>> = [];
+  let d: Array<number | undefined> = new Array(16).fill(0);
+  for (let pos = 0; pos <= end; pos++) {
+    out.push(d);
+    d = d.slice();
+    const i = insns[pos]!;
+    const sem = i.row?.sem;
+    const o0 = i.ops[0];
+    const r = o0?.kind === OK.REG ? (o0.reg >= 16 ? o0.reg - 16 : o0.reg) : -1;
+    let step: number | undefined;
+    if (r >= 0 && o0!.size === 8) {
+      const o1 = i.ops[1];
+      if (sem === 'alu' && (i.row!.cc === 0 || i.row!.cc === 5) && o1?.kind === OK.IMM) {
+        step = i.row!.cc === 0 ? i.imm | 0 : -(i.imm | 0);
+      } else if (sem === 'incdec') step = i.row!.cc === 1 ? -1 : 1;
+      else if (sem === 'lea' && !i.ripRel && i.base === r && i.index < 0 && i.seg === SEG_NONE && i.asize === 8) {
+        step = i.disp;
+      }
+    }
+    const writes = sem === 'alu' ? (i.row!.cc === 7 ? [] : [r]) : sem === 'test' ? [] : [r];
+    if (sem === 'xchg' && i.ops[1]?.kind === OK.REG) writes.push(i.ops[1].reg);
+    if (sem === 'cbw') writes.push(0);
+    if (sem === 'cwd') writes.push(2);
+    for (const w of writes) if (w >= 0) d[w] = step !== undefined && d[w] !== undefined ? d[w]! + step : undefined;
+  }
+  out.push(d);
+  return out;
+}
+
+/**
+ * Whether a loop's memory operands up to its last back-edge stay on their pages from one iteration to the next
+ * often enough for a fast copy: each moves by a constant less than a page per iteration.
+ */
+function pageStable(insns: readonly Insn[], deltas: ReadonlyArray<ReadonlyArray<number | undefined>>): boolean {
+  const end = deltas[deltas.length - 1]!;
+  for (let pos = 0; pos < deltas.length - 1; pos++) {
+    const i = insns[pos]!;
+    if (!i.hasMem || i.row?.sem === 'lea' || i.row?.sem === 'nop' || i.ripRel) continue;
+    const b = i.base < 0 ? 0 : end[i.base];
+    const x = i.index < 0 ? 0 : end[i.index];
+    if (b === undefined || x === undefined || Math.abs(b + x * 2 ** i.scale) >= 4096) return false;
+  }
+  return true;
+}
+
 /** Whether a block's last instruction lets execution fall through to the next address. */
 function fallsThrough(insns: readonly Insn[]): boolean {
   const last = insns[insns.length - 1]!;
@@ -1816,15 +2171,16 @@ export function compileRegion(blocks: readonly RegionBlock[], maxSource = Infini
   }
   if (r === null) return undefined;
   const made = r;
-  const insns = Array.from(made.blk, (b, k) => blocks[b]!.insns[made.pos[k]!]!);
+  const insns = Array.from(made.blk, (b, k) => blocks[b]!.insns[made.at[k]!]!);
   return { fn: made.fn, caches: new PageCaches(made.sites), insns, off: made.off, pos: made.pos };
 }
 
-/** A generated region: its function and, per instruction index, the block it came from and its page offset. */
+/** A generated region: its function and, per instruction index, the block and position it came from. */
 interface Generated {
   readonly fn: BlockFn;
   readonly sites: number;
   readonly blk: Int32Array;
+  readonly at: Int32Array;
   readonly off: Int32Array;
   readonly pos: Int32Array;
 }
@@ -1841,7 +2197,7 @@ function regionKey(blocks: readonly RegionBlock[], maxSource: number): string {
 
 /**
  * Generated regions by what they are made from, so that a machine running code another machine ran (a fresh
- * machine per test or benchmark run, CPUs of one machine) does not generate it again; null: too large. Bounded
+ * machine per test or benchmark run, CPUs of one machine) skips generating it again; null: too large. Bounded
  * like FUNCTIONS, oldest first.
  */
 const REGIONS = new Map<string, Generated | null>();
@@ -1857,7 +2213,33 @@ function remember(key: string, r: Generated | null): void {
   }
 }
 
-function generate(blocks: readonly RegionBlock[], maxSource: number): Generated | undefined {
+/** A block as emitted: a region block, or the part of one after its loop (see `splitLoops`). */
+interface EmitBlock extends RegionBlock {
+  /** The region block it comes from, and the position of its first instruction there. */
+  readonly src: number;
+  readonly first: number;
+}
+
+/**
+ * The region's blocks, where a block that loops back to itself ends at its last back-edge and what follows
+ * becomes a block of its own (appended): the loop's copies (compileRegion) then do not repeat what runs once
+ * after it.
+ */
+function splitLoops(blocks: readonly RegionBlock[]): EmitBlock[] {
+  const out: EmitBlock[] = blocks.map((b, j) => ({ ...b, src: j, first: 0 }));
+  for (const [j, b] of blocks.entries()) {
+    const e = lastBackEdge(b);
+    if (e < 0 || e === b.insns.length - 1) continue;
+    let off = b.off;
+    for (let p = 0; p <= e; p++) off += b.insns[p]!.len;
+    out[j] = { off: b.off, insns: b.insns.slice(0, e + 1), src: j, first: 0 };
+    out.push({ off, insns: b.insns.slice(e + 1), src: j, first: e + 1 });
+  }
+  return out;
+}
+
+function generate(regionBlocks: readonly RegionBlock[], maxSource: number): Generated | undefined {
+  const blocks = splitLoops(regionBlocks);
   const labels = new Map<number, number>();
   for (const [j, b] of blocks.entries()) labels.set(b.off, j);
   const g = new Gen(labels);
@@ -1872,8 +2254,10 @@ function generate(blocks: readonly RegionBlock[], maxSource: number): Generated 
   const offs: number[] = [];
   const poss: number[] = [];
   const blks: number[] = [];
+  const ats: number[] = [];
   const cases: string[] = [];
-  for (const [j, b] of blocks.entries()) {
+  /** The code of block j, emitted with the flags at its head described by `headK` when it loops back. */
+  const emitBody = (j: number, b: EmitBlock, headK: Known | undefined, fast: boolean): string => {
     // Every way into a block leaves the locals as the state (see Gen).
     g.stale = false;
     g.dirty = 'all';
@@ -1881,10 +2265,27 @@ function generate(blocks: readonly RegionBlock[], maxSource: number): Generated 
     g.fresh.clear();
     g.flagsFresh = false;
     g.known = undefined;
+    g.alias.clear();
     g.xs.fill(0);
+    g.block = j;
+    g.loopEnd = lastBackEdge(b);
+    g.loop = g.loopEnd >= 0;
+    g.backK = [];
+    g.headK = headK;
+    g.pend = headK ? 2 : 0;
+    g.fast = fast;
+    g.defer = fast;
+    g.fastOk = true;
+    g.checks.length = 0;
+    g.fastSites.length = 0;
     const len = b.insns.length;
+    // Elsewhere flags are assigned as they are written: first those a back-edge left deferred.
+    const head = fast ? '' : g.settleHead();
     // A block starts only when the budget covers it all (run() checked the first entry; loops come back here).
-    const parts: string[] = [`case ${j}: {`, `if (rem - done < ${len}) ${g.exit(`base + ${b.off}`, 'done')}`];
+    // The fast copy leaves that, and any iteration its head checks do not admit, to the other copy.
+    const parts: string[] = [
+      `${head} if (rem - done < ${len}) ${fast ? `break f${j};` : g.exit(`base + ${b.off}`, 'done')}`,
+    ];
     let off = b.off;
     const dead = deadFlagsOf(b.insns);
     for (const [pos, i] of b.insns.entries()) {
@@ -1892,9 +2293,11 @@ function generate(blocks: readonly RegionBlock[], maxSource: number): Generated 
       all.push(i);
       offs.push(off);
       poss.push(pos);
-      blks.push(j);
+      blks.push(b.src);
+      ats.push(b.first + pos);
       const next = off + i.len;
       g.begin();
+      g.at(i, pos, next);
       g.deadFlags = dead[pos]!;
       const xs = g.xs.slice();
       const inline = emit(g, i, k, next, pos);
@@ -1921,8 +2324,43 @@ function generate(blocks: readonly RegionBlock[], maxSource: number): Generated 
     // The end of the block: on to the next block of the region, or out.
     const t = fallsThrough(b.insns) ? labels.get(off) : undefined;
     parts.push(t !== undefined ? g.jump(off, len) : g.exit(`base + ${off}`, `done + ${len}`));
-    parts.push('}');
-    cases.push(parts.join('\n'));
+    // The head checks go after the budget check.
+    if (fast) parts.splice(1, 0, ...g.checks);
+    return parts.join('\n');
+  };
+  for (const [j, b] of blocks.entries()) {
+    const at = [all.length, g.sites, g.tmp] as const;
+    let headK: Known | undefined;
+    let body = emitBody(j, b, undefined, false);
+    if (!g.loop) {
+      cases.push(`case ${j}: {\n${body}\n}`);
+      continue;
+    }
+    // When every way round the loop leaves the flags as one register form, emit the block again expecting it.
+    const head = g.backK[0];
+    if (head !== undefined && g.backK.every((k) => k !== undefined && sameKnown(k, head))) {
+      all.length = offs.length = poss.length = blks.length = ats.length = at[0];
+      g.sites = at[1];
+      g.tmp = at[2];
+      headK = head;
+      body = emitBody(j, b, head, false);
+    }
+    // A fast copy in front, looping on its own while the head checks admit each iteration.
+    const mark = [all.length, g.sites, g.tmp] as const;
+    g.deltas = headDeltas(b.insns, g.loopEnd);
+    let fast = !pageStable(b.insns, g.deltas) ? '' : emitBody(j, b, headK, true);
+    if (!g.fastOk || g.checks.length === 0) {
+      all.length = offs.length = poss.length = blks.length = ats.length = mark[0];
+      g.sites = mark[1];
+      g.tmp = mark[2];
+      fast = '';
+    }
+    g.fast = false;
+    const fp = headK ? 'let fp = 0;\n' : '';
+    // The fast copy's page caches do not change while it loops (misses go to the other copy).
+    const snap = g.fastSites.map((s) => `const P${s} = P[${s}], Q${s} = Q[${s}], D${s} = D[${s}];`).join(' ');
+    const loop = fast ? `${snap}\nf${j}: for (;;) {\n${fast}\n}\n` : '';
+    cases.push(`case ${j}: {\n${fp}b${j}: for (;;) {\n${loop}${body}\n}\n}`);
   }
   const regs = [...Array(16).keys()];
   const used = regs.filter((n) => g.used[n]);
@@ -1968,10 +2406,12 @@ return nret;`;
     .replaceAll(RELOAD, reload)
     .replaceAll(FLAG_SPILL_IF, g.flagsWritten ? FLAG_SPILL : '');
   if (src.length > maxSource) return undefined;
+  const fn = functionFor(src);
   return {
-    fn: functionFor(src),
+    fn,
     sites: g.sites,
     blk: Int32Array.from(blks),
+    at: Int32Array.from(ats),
     off: Int32Array.from(offs),
     pos: Int32Array.from(poss),
   };
