@@ -154,11 +154,11 @@ function cutAt(off: number, insns: readonly Insn[], starts: ReadonlySet<number>)
 /**
  * Compiles the region of `entry` (at page offset `off` of the code page in fetch slot `slot`): the entry
  * block and the blocks of the same page it reaches by direct branches, calls, returns to its call sites and
- * fall-through, breadth first. A block ends where another one starts, so each instruction is compiled once.
- * The blocks found last are dropped until the region is small enough. All come from the one page, so the
- * region lives and dies with the entry block's page.
+ * fall-through, breadth first, up to blocks that enter regions compiled before. A block ends where another one
+ * starts, so each instruction is compiled once. The blocks found last are dropped until the region is small
+ * enough. All come from the one page, so the region lives and dies with the entry block's page.
  */
-function compileEntry(c: Cpu, entry: Block, off: number, slot: number): Compiled {
+function compileEntry(c: Cpu, cache: DecodeCache, entry: Block, off: number, slot: number): Compiled {
   const page = c.m.u8X[slot]!;
   const full = new Map<number, readonly Insn[]>([[off, entry.insns]]);
   const order = [off];
@@ -166,6 +166,9 @@ function compileEntry(c: Cpu, entry: Block, off: number, slot: number): Compiled
     const o = order[q]!;
     for (const t of successors({ off: o, insns: full.get(o)! })) {
       if (full.has(t) || order.length >= MAX_REGION_BLOCKS) continue;
+      // Code that already enters a compiled region is left to it (run() goes on there): each hot path is
+      // compiled once, and a loop stays in the region built around it rather than split into a later one.
+      if (cache.get(entry.pa - off + t)?.comp !== undefined) continue;
       const insns: Insn[] = [];
       decodeRun(page, t, insns);
       if (insns.length === 0) continue;
@@ -249,7 +252,7 @@ export function run(c: Cpu, budget: number): RunResult {
         let comp = block.comp;
         if (comp === undefined && ++block.hits >= threshold && !abort && !jitUnavailable) {
           try {
-            comp = block.comp = compileEntry(c, block, off, slot);
+            comp = block.comp = compileEntry(c, cache, block, off, slot);
             block.fn = comp.fn;
           } catch (e) {
             // `new Function` refused (a Content-Security-Policy without 'unsafe-eval'): interpret from now on.
