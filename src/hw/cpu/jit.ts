@@ -431,7 +431,8 @@ class Gen {
   readonly checks: string[] = [];
   /** The sites the fast copy's loop path reads its page caches of at the loop's head (`P<j> Q<j> D<j>`). */
   readonly fastSites: number[] = [];
-  private readonly heads = new Set<number>();
+  private readonly heads = new Map<number, string>();
+  private readonly headByExpr = new Map<string, string>();
   private readonly aligned = new Set<number>();
   stale = false;
   readonly fresh = new Set<number>();
@@ -968,6 +969,12 @@ class Gen {
     return this.eaTerms(i, `a${k}`, next, 0);
   }
 
+  /** `ea` for a memory operand, none on the fast copy's loop path (its accesses use the loop head's). */
+  accessEa(i: Insn, k: number, next: number): string | undefined {
+    if (i.asize === 8 && this.onFastPath()) return '';
+    return this.ea(i, k, next);
+  }
+
   /** `const name/nameh` = the effective address of `i` plus `extra` (undefined beyond a 32-bit displacement). */
   private eaTerms(i: Insn, name: string, next: number, extra: number): string | undefined {
     if (i.asize !== 8) return undefined;
@@ -1130,20 +1137,35 @@ class Gen {
    * constant distances to what they are at k (`deltas`); undefined when a distance is not constant.
    */
   private headAddr(k: number, a: string): string | undefined {
-    const A = `A${k}`;
-    if (this.heads.has(k)) return A;
+    const known = this.heads.get(k);
+    if (known !== undefined) return known;
     const i = this.insn!;
     if (a !== `a${k}`) return undefined;
     const d = this.deltas[this.pos]!;
     const db = i.ripRel || i.base < 0 ? 0 : d[i.base];
     const di = i.index < 0 ? 0 : d[i.index];
     if (db === undefined || di === undefined) return undefined;
-    const code = this.eaTerms(i, A, this.next, db + di * 2 ** i.scale);
-    if (code === undefined) return undefined;
-    this.heads.add(k);
-    this.checks.push(code);
+    // Operands at the same head address (before and after their base moved) share one computation.
+    const expr = this.eaTerms(i, '@', this.next, db + di * 2 ** i.scale);
+    if (expr === undefined) return undefined;
+    let A = this.headByExpr.get(expr);
+    if (A === undefined) {
+      A = `A${k}`;
+      this.headByExpr.set(expr, A);
+      this.checks.push(expr.replaceAll('@', A));
+    }
+    this.heads.set(k, A);
     if (this.aligned.has(k)) this.checks.push(`if ((${A} & 15) !== 0) break f${this.block};`);
     return A;
+  }
+
+  /** Starts a block's emission with no loop-head checks. */
+  resetChecks(): void {
+    this.checks.length = 0;
+    this.fastSites.length = 0;
+    this.heads.clear();
+    this.headByExpr.clear();
+    this.aligned.clear();
   }
 
   /** Whether site j's cached page does not hold the access (a page-crossing access never hits). */
@@ -1366,7 +1388,7 @@ function emit(g: Gen, i: Insn, k: number, next: number, pos: number): string | u
   const ops = i.ops;
   let eaCode = '';
   if (i.hasMem && sem !== 'nop' && sem !== 'lea') {
-    const e = g.ea(i, k, next);
+    const e = g.accessEa(i, k, next);
     if (e === undefined) return undefined;
     eaCode = e;
   }
@@ -2276,8 +2298,7 @@ function generate(regionBlocks: readonly RegionBlock[], maxSource: number): Gene
     g.fast = fast;
     g.defer = fast;
     g.fastOk = true;
-    g.checks.length = 0;
-    g.fastSites.length = 0;
+    g.resetChecks();
     const len = b.insns.length;
     // Elsewhere flags are assigned as they are written: first those a back-edge left deferred.
     const head = fast ? '' : g.settleHead();
