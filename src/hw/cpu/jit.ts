@@ -237,6 +237,22 @@ function packBytes(x: Int32Array, D: number, s0: number, s1: number, s2: number,
   x[D + 3] = packWords(s2, s3, k);
 }
 
+/** XMM lanes x[lane..lane+3] from 16 bytes at `o` (a move outside a fast copy: short code, one call). */
+function load16(d: DataView, o: number, x: Int32Array, lane: number): void {
+  x[lane] = d.getInt32(o, true);
+  x[lane + 1] = d.getInt32(o + 4, true);
+  x[lane + 2] = d.getInt32(o + 8, true);
+  x[lane + 3] = d.getInt32(o + 12, true);
+}
+
+/** 16 bytes at `o` from XMM lanes x[lane..lane+3]. */
+function store16(d: DataView, o: number, x: Int32Array, lane: number): void {
+  d.setInt32(o, x[lane]!, true);
+  d.setInt32(o + 4, x[lane + 1]!, true);
+  d.setInt32(o + 8, x[lane + 2]!, true);
+  d.setInt32(o + 12, x[lane + 3]!, true);
+}
+
 const SCRATCH = new ArrayBuffer(8);
 /** Helpers and scratch views the generated code reaches as `X`. */
 export const HELPERS = {
@@ -247,6 +263,8 @@ export const HELPERS = {
   aux,
   misaligned,
   packb: packBytes,
+  ld16: load16,
+  st16: store16,
   call: callHandler,
   gp0: () => gp(0),
   ss0: () => fault(Vector.SS, 0),
@@ -1037,11 +1055,32 @@ class Gen {
   }
 
   /**
-   * Writes `size` bytes at the address pair `a` from int32 expressions `parts` (one, or two/four for 8/16)
-   * through the site's page cache. After a TLB fill that reached a code page the region is left after this
-   * instruction (`onSmc` replaces the default exit).
+   * Reads 16 bytes at `a` into XMM lanes x[lane..lane+3] through one helper call, `between` (code run once the
+   * read cannot fault) first: the short form of a move, off the fast copy's loop path (undefined there).
    */
-  wr(k: number, a: string, size: number, parts: string[], next: number, pos: number, onSmc?: string): string {
+  rdLane(k: number, a: string, lane: number, between: () => string): string | undefined {
+    if (this.onFastPath()) return undefined;
+    const j = this.site();
+    const fault = this.sync();
+    return `{ const o = ${a} & 4095; if (${this.miss(j, a, 16)}) { c.blk = ${k}; ${fault} X.rdp(m, S, ${j}, ${a}, ${a}h, 16, ${this.ss}); } ${between()} X.ld16(D[${j}], o, x, ${lane}); }`;
+  }
+
+  /**
+   * Writes `size` bytes at the address pair `a` from int32 expressions `parts` (one, or two/four for 8/16)
+   * through the site's page cache (XMM lanes from `lane` through one helper call, off the fast copy's loop
+   * path). After a TLB fill that reached a code page the region is left after this instruction (`onSmc`
+   * replaces the default exit).
+   */
+  wr(
+    k: number,
+    a: string,
+    size: number,
+    parts: string[],
+    next: number,
+    pos: number,
+    onSmc?: string,
+    lane?: number,
+  ): string {
     const pj = this.probed;
     const j = pj >= 0 ? pj : this.site();
     const direct = pj >= 0 ? this.onFastPath() : this.direct(j, k, a, size);
@@ -1064,6 +1103,7 @@ class Gen {
         put = `${d}.setInt32(o, ${parts[0]}, true); ${d}.setInt32(o + 4, ${parts[1]}, true); ${d}.setInt32(o + 8, ${parts[2]}, true); ${d}.setInt32(o + 12, ${parts[3]}, true);`;
     }
     if (direct) return `{ const o = O${j}; ${put} }`;
+    if (lane !== undefined) put = `X.st16(dv, o, x, ${lane});`;
     const smc = onSmc === undefined ? this.smc(next, pos) : `if (m.smc) { m.smc = false; ${onSmc} }`;
     const cross = size > 1 ? `if (o > ${4096 - size}) X.wrx(m, ${a}, ${a}h, ${size});` : '';
     // A read-modify-write destination's probe left its page (or the staging page) in the site; its fill may
@@ -1640,12 +1680,14 @@ function emitSse(g: Gen, i: Insn, k: number, next: number, K: number, eaCode: st
       const al = sem === 'movxa' ? alignCheck(g, k) : '';
       if (d!.kind === OK.XMM) {
         const D = d!.reg * 4;
+        const call = g.rdLane(k, `a${k}`, D, () => g.xraw(d!.reg, true));
+        if (call !== undefined) return `${eaCode} ${al} ${call}`;
         const rd = g.rd(k, `a${k}`, 16, `v${k}`);
         return `${eaCode} ${al} ${rd} ${g.xraw(d!.reg, true)} x[${D}] = v${k}_0; x[${D + 1}] = v${k}_1; x[${D + 2}] = v${k}_2; x[${D + 3}] = v${k}_3;`;
       }
       const S = sv!.reg * 4;
       const sync = g.xraw(sv!.reg, false);
-      return `${eaCode} ${al} ${sync} ${g.wr(k, `a${k}`, 16, [`x[${S}]`, `x[${S + 1}]`, `x[${S + 2}]`, `x[${S + 3}]`], next, K)}`;
+      return `${eaCode} ${al} ${sync} ${g.wr(k, `a${k}`, 16, [`x[${S}]`, `x[${S + 1}]`, `x[${S + 2}]`, `x[${S + 3}]`], next, K, undefined, S)}`;
     }
     case 'movq':
     case 'movsd': {
