@@ -136,10 +136,12 @@ function buildBlock(c: Cpu, rip: number, slot: number, pa: number, cacheable: bo
 const MAX_REGION_BLOCKS = 32;
 const MAX_REGION_INSNS = 400;
 /**
- * Most characters of generated code for one region: V8 compiles large functions slowly and does not optimize
- * them at all beyond its bytecode limit (about 60 KiB), which a region's code would reach at ~70 000.
+ * Most characters of generated code for one region: V8 compiles large functions slowly (and again after each
+ * deoptimization), does not optimize them at all beyond its bytecode limit (about 60 KiB, ~70 000 characters),
+ * and optimizes a loop worse in a large function (SHA-256's round loop ran at half speed in a 47 000-character
+ * region, with code it runs once per 64 rounds).
  */
-const MAX_REGION_SOURCE = 48_000;
+const MAX_REGION_SOURCE = 32_000;
 
 /** The instructions of `insns` (a block at page offset `off`) up to the next start of another block. */
 function cutAt(off: number, insns: readonly Insn[], starts: ReadonlySet<number>): Insn[] {
