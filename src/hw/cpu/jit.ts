@@ -22,6 +22,10 @@
  *   carry over from one call of the region to the next while the CPU and the epoch stay the same.
  *   A store that reaches a code page invalidates the page's decoded code at the TLB fill (mmu.ts) and leaves
  *   the region after the store.
+ * - A block that branches back to its own start is a loop of its own (`b<j>: for (;;)`), with a fast copy in
+ *   front (`f<j>`) whose loop path has no miss paths and no calls: checks at the head of each iteration find
+ *   every memory operand on its cached page (else that iteration runs in the other copy), and flags stay
+ *   deferred until something can observe them (see Gen).
  *
  * Contract with run(): the function returns the instructions retired and leaves RIP at the next one. A block
  * starts only if the remaining budget covers all of it. When an instruction throws, `c.blk` is its index in
