@@ -15,11 +15,17 @@
  *   when an instruction faults (the `catch`). An inlined instruction computes everything that can fault
  *   before it writes anything, so at a fault the locals hold the state at the start of that instruction.
  * - Addresses are 64-bit int32 pairs (exact, wrapping modulo 2^64 as the hardware does). Every memory operand
- *   has its own one-entry page cache (`p<j> q<j>` page address, `d<j>` its DataView), refilled through the TLB
- *   on a miss, where non-canonical addresses and page-crossing accesses are handled. Translations cannot change
- *   while a region runs (page tables and TLB flushes change only between run() calls), so a hit is a TLB hit.
+ *   has its own one-entry page cache (`P[j] Q[j]` page address, `D[j]` its DataView, in the region's
+ *   PageCaches), refilled through the TLB on a miss, where non-canonical addresses and page-crossing accesses
+ *   are handled. Translations cannot change within a run() call (page tables and TLB flushes change only
+ *   between calls; a page that becomes code changes the MMU's epoch), so a hit is a TLB hit, and the caches
+ *   carry over from one call of the region to the next while the CPU and the epoch stay the same.
  *   A store that reaches a code page invalidates the page's decoded code at the TLB fill (mmu.ts) and leaves
  *   the region after the store.
+ * - A block that branches back to its own start is a loop of its own (`b<j>: for (;;)`), with a fast copy in
+ *   front (`f<j>`) whose loop path has no miss paths and no calls: checks at the head of each iteration find
+ *   every memory operand on its cached page (else that iteration runs in the other copy), and flags stay
+ *   deferred until something can observe them (see Gen).
  *
  * Contract with run(): the function returns the instructions retired and leaves RIP at the next one. A block
  * starts only if the remaining budget covers all of it. When an instruction throws, `c.blk` is its index in
@@ -34,7 +40,33 @@ import { CANON_HI, CANON_LO, type Mmu } from './mmu';
 import { F } from './opcodes';
 
 /** A compiled region: returns the instructions retired; `rem` is the remaining budget. */
-export type BlockFn = (c: Cpu, insns: readonly Insn[], x: typeof HELPERS, rem: number) => number;
+export type BlockFn = (c: Cpu, insns: readonly Insn[], x: typeof HELPERS, rem: number, s: PageCaches) => number;
+
+/**
+ * A region's page caches, one per memory operand site: the page (low half of its linear address, 1 for none or a
+ * page-crossing access) and high half, and its storage. They hold TLB translations, so they stay valid for the
+ * CPU that filled them while its MMU's epoch stays the same (run() checks both before calling the region).
+ */
+export class PageCaches {
+  cpu: unknown = undefined;
+  epoch = -1;
+  readonly p: Int32Array;
+  readonly q: Int32Array;
+  readonly d: DataView[];
+
+  constructor(sites: number) {
+    this.p = new Int32Array(sites).fill(1);
+    this.q = new Int32Array(sites);
+    this.d = new Array<DataView>(sites).fill(HELPERS.DV0);
+  }
+
+  /** Empties the caches for `cpu` at MMU epoch `epoch`. */
+  reset(cpu: unknown, epoch: number): void {
+    this.p.fill(1);
+    this.cpu = cpu;
+    this.epoch = epoch;
+  }
+}
 
 /** One block of a region: its page offset and its instructions. */
 export interface RegionBlock {
@@ -45,6 +77,7 @@ export interface RegionBlock {
 /** A compiled region and the tables run() needs to place RIP on an instruction that faulted. */
 export interface Compiled {
   readonly fn: BlockFn;
+  readonly caches: PageCaches;
   /** Every instruction of the region (the blocks concatenated), indexed by `c.blk`. */
   readonly insns: Insn[];
   /** Page offset of each instruction. */
@@ -73,45 +106,58 @@ function checkCanonical(a: number, ss: boolean): void {
 }
 
 /**
- * The page to read `size` bytes at linear `a` from (TLB fill on a miss; may fault). A page-crossing read
- * translates both pages first — the first page's fault first, then the second's with CR2 at its first byte,
- * as mmu.ts does — and returns the scratch page with the bytes at `a`'s offset.
+ * Fills site j of `c` with the page to read `size` bytes at linear `lo`/`hi` (int32 halves) from: a TLB fill on a
+ * miss, which may fault. A page-crossing read translates both pages first — the first page's fault first, then
+ * the second's with CR2 at its first byte, as mmu.ts does — and leaves the scratch page with the bytes at the
+ * address's offset (and the site empty).
  */
-function rdp(m: Mmu, a: number, size: number, ss: boolean): DataView {
+function rdp(m: Mmu, c: PageCaches, j: number, lo: number, hi: number, size: number, ss: boolean): void {
+  const a = hi * 4294967296 + (lo >>> 0);
   checkCanonical(a, ss);
   const o = a & 4095;
+  c.q[j] = hi;
   if (o <= 4096 - size) {
     const p = (a - o) / 4096;
     const s = p & 255;
     if (m.tagR[s] !== p) m.fill(a, 'r');
-    return m.dvR[s]!;
+    c.p[j] = lo & -4096;
+    c.d[j] = m.dvR[s]!;
+    return;
   }
   m.rd8(a);
   const last = a + size - 1;
   m.rd8(last - (last & 4095));
-  for (let j = 0; j < size; j++) CROSS[o + j] = m.rd8(a + j);
-  return CROSS_DV;
+  for (let k = 0; k < size; k++) CROSS[o + k] = m.rd8(a + k);
+  c.p[j] = 1;
+  c.d[j] = CROSS_DV;
 }
 
 /**
- * The page to write `size` bytes at `a` to (a fill that reaches a code page invalidates it and sets m.smc). A
- * page-crossing write probes both pages, writes to the scratch page and is completed by `wrx`.
+ * Fills site j of `c` with the page to write `size` bytes at `lo`/`hi` to (a fill that reaches a code page
+ * invalidates it and sets m.smc). A page-crossing write probes both pages and leaves the scratch page, which
+ * `wrx` completes.
  */
-function wrp(m: Mmu, a: number, size: number, ss: boolean): DataView {
+function wrp(m: Mmu, c: PageCaches, j: number, lo: number, hi: number, size: number, ss: boolean): void {
+  const a = hi * 4294967296 + (lo >>> 0);
   checkCanonical(a, ss);
   const o = a & 4095;
+  c.q[j] = hi;
   if (o <= 4096 - size) {
     const p = (a - o) / 4096;
     const s = p & 255;
     if (m.tagW[s] !== p) m.fill(a, 'w');
-    return m.dvW[s]!;
+    c.p[j] = lo & -4096;
+    c.d[j] = m.dvW[s]!;
+    return;
   }
   m.probeW(a, size);
-  return CROSS_DV;
+  c.p[j] = 1;
+  c.d[j] = CROSS_DV;
 }
 
 /** Completes a staged page-crossing write (both pages were probed by `wrp`, so this cannot fault). */
-function wrx(m: Mmu, a: number, size: number): void {
+function wrx(m: Mmu, lo: number, hi: number, size: number): void {
+  const a = hi * 4294967296 + (lo >>> 0);
   const o = a & 4095;
   for (let j = 0; j < size; j++) m.wr8(a + j, CROSS[o + j]!);
 }
@@ -165,6 +211,52 @@ function aux(k: number, s: number, x: number, xh: number, y: number, yh: number,
   return cf | ((x ^ y ^ z) & 16) | (of << 11);
 }
 
+/** A signed word saturated to a signed (k = 0) or unsigned (k = 1) byte (SDM "PACKSSWB"). */
+function satByte(w: number, k: number): number {
+  return k === 0 ? (w < -128 ? 128 : w > 127 ? 127 : w & 255) : w < 0 ? 0 : Math.min(w, 255);
+}
+
+/** The four words of dwords a, b saturated to bytes. */
+function packWords(a: number, b: number, k: number): number {
+  return (
+    satByte((a << 16) >> 16, k) |
+    (satByte(a >> 16, k) << 8) |
+    (satByte((b << 16) >> 16, k) << 16) |
+    (satByte(b >> 16, k) << 24)
+  );
+}
+
+/**
+ * PACKSSWB (k = 0) / PACKUSWB (k = 1) of the register at dword lane D with source dwords s0..s3, out of line:
+ * its sixteen saturations would be long code at every use.
+ */
+function packBytes(x: Int32Array, D: number, s0: number, s1: number, s2: number, s3: number, k: number): void {
+  const d0 = x[D]!;
+  const d1 = x[D + 1]!;
+  const d2 = x[D + 2]!;
+  const d3 = x[D + 3]!;
+  x[D] = packWords(d0, d1, k);
+  x[D + 1] = packWords(d2, d3, k);
+  x[D + 2] = packWords(s0, s1, k);
+  x[D + 3] = packWords(s2, s3, k);
+}
+
+/** XMM lanes x[lane..lane+3] from 16 bytes at `o` (a move outside a fast copy: short code, one call). */
+function load16(d: DataView, o: number, x: Int32Array, lane: number): void {
+  x[lane] = d.getInt32(o, true);
+  x[lane + 1] = d.getInt32(o + 4, true);
+  x[lane + 2] = d.getInt32(o + 8, true);
+  x[lane + 3] = d.getInt32(o + 12, true);
+}
+
+/** 16 bytes at `o` from XMM lanes x[lane..lane+3]. */
+function store16(d: DataView, o: number, x: Int32Array, lane: number): void {
+  d.setInt32(o, x[lane]!, true);
+  d.setInt32(o + 4, x[lane + 1]!, true);
+  d.setInt32(o + 8, x[lane + 2]!, true);
+  d.setInt32(o + 12, x[lane + 3]!, true);
+}
+
 const SCRATCH = new ArrayBuffer(8);
 /** Helpers and scratch views the generated code reaches as `X`. */
 export const HELPERS = {
@@ -174,6 +266,9 @@ export const HELPERS = {
   wrx,
   aux,
   misaligned,
+  packb: packBytes,
+  ld16: load16,
+  st16: store16,
   call: callHandler,
   gp0: () => gp(0),
   ss0: () => fault(Vector.SS, 0),
@@ -238,6 +333,10 @@ interface Known {
    * in fa; 'fl': the flags are in fl, not lazy.
    */
   readonly op: 'add' | 'sub' | 'logic' | 'aux' | 'fl';
+  /** CF|AF|OF for 'aux' (a constant's name or an expression of constants). */
+  readonly aux?: string;
+  /** The operator of a 'logic' result (`z = x lop y`). */
+  readonly lop?: string;
   readonly size: number;
   readonly x: string;
   readonly xh: string;
@@ -250,9 +349,44 @@ interface Known {
 /** CF|AF|OF of a known producer as an expression. */
 function auxOf(k: Known): string {
   if (k.op === 'logic') return '0';
-  if (k.op === 'aux') return 'fa';
+  if (k.op === 'aux') return k.aux!;
   const [cf, of] = cfOf(k.op === 'add', k.size, k.x, k.xh, k.y, k.yh, k.z, k.zh);
   return `(${cf} | ((${k.x} ^ ${k.y} ^ ${k.z}) & 16) | (${of} << 11))`;
+}
+
+/** Statements setting the flag locals to what `k` describes. */
+function flagAssign(k: Known): string {
+  const w = k.size === 8;
+  const head = `fr = ${k.z}; fh = ${w ? k.zh : '0'}; fs = ${k.size};`;
+  if (k.op === 'add' || k.op === 'sub') {
+    return `${head} fk = ${k.op === 'add' ? 1 : 2}; fx = ${k.x}; fxh = ${w ? k.xh : '0'}; fy = ${k.y}; fyh = ${w ? k.yh : '0'}; lz = 1;`;
+  }
+  return `${head} fa = ${k.op === 'logic' ? '0' : k.aux!}; fk = 0; lz = 1;`;
+}
+
+/** Whether any part of `k` reads register n's locals. */
+function mentions(k: Known, n: number): boolean {
+  const re = new RegExp(`\\b[lh]${n}\\b`);
+  return [k.x, k.xh, k.y, k.yh, k.z, k.zh, k.aux ?? ''].some((e) => re.test(e));
+}
+
+/** Whether two flag descriptions are the same expressions (a back-edge's flags and what the loop head expects). */
+function sameKnown(a: Known, b: Known): boolean {
+  return (
+    a.op === b.op &&
+    a.size === b.size &&
+    a.x === b.x &&
+    a.xh === b.xh &&
+    a.y === b.y &&
+    a.yh === b.yh &&
+    a.z === b.z &&
+    a.zh === b.zh
+  );
+}
+
+/** Whether `e` names a constant of the generated code (not a register local, not an expression). */
+function isConst(e: string): boolean {
+  return /^[a-z]\w*$/.test(e) && !/^[lh]\d+$/.test(e);
 }
 
 /**
@@ -263,6 +397,11 @@ function auxOf(k: Known): string {
  * - `stale` (runtime `sp === 1`, after a handler call): the Cpu fields are the state. A local an instruction
  *   reads is reloaded on its own (`fresh`); before an instruction writes any local, all are reloaded.
  * Exits and faults write the locals back only when `sp === 0`, so both states are handled at run time.
+ *
+ * In the fast copy of a loop (`defer`), flags are deferred (`pend`): a flag-setting instruction only records
+ * what it computed in `known` (names of constants), and the flag locals are assigned where something could
+ * observe them — a throw, an exit or a jump (`sync`) — so the loop path assigns none. A back-edge that leaves the
+ * flags in the form the loop head expects (`headK`, register expressions) assigns none either: `fp` says so.
  */
 class Gen {
   readonly used = new Array<boolean>(16).fill(false);
@@ -277,6 +416,46 @@ class Gen {
   readonly labels: Map<number, number>;
   /** Blocks of the region that follow one of its calls (where a RET most likely goes). */
   returnSites: number[] = [];
+  /**
+   * Whether the flag locals lag behind the flags: 0 no; 1 `known` describes the flags; 2 only if the block was
+   * re-entered through its own back-edge (runtime `fp`), where `headK` — in terms of register locals — does.
+   */
+  pend: 0 | 1 | 2 = 0;
+  headK: Known | undefined;
+  /** Constants that hold a register half's current value (`x3` → `l2`) or a literal, for `regForm`. */
+  readonly alias = new Map<string, string>();
+  /** The block being emitted, and whether it is emitted as a loop of its own (`b<n>: for (;;)`). */
+  block = 0;
+  loop = false;
+  /** What the flags are at each back-edge of the block (`regForm`), collected on a first emission. */
+  backK: Array<Known | undefined> = [];
+  /** Names for constants the generator introduces. */
+  tmp = 0;
+  /**
+   * Emitting the fast copy of a looping block (compileRegion): up to its last back-edge (`loopEnd`) it reads and
+   * writes memory through page caches that checks at the head of each iteration (`checks`) found holding the
+   * accesses, so that path has no miss paths and no calls. `fastOk` turns false when the copy cannot be made.
+   */
+  fast = false;
+  fastOk = true;
+  loopEnd = -1;
+  /** The instruction being emitted: its position in the block and its next page offset. */
+  pos = 0;
+  private insn: Insn | undefined;
+  private next = 0;
+  /** Each register's distance from its value at the loop head, per position (undefined: not a constant). */
+  deltas: Array<Array<number | undefined>> = [];
+  /** Page-cache sites each position used in the block's other copy, which the fast copy shares. */
+  siteLog: number[][] = [];
+  private siteAt = 0;
+  /** The site the current instruction probed its read-modify-write destination through (-1: none). */
+  private probed = -1;
+  readonly checks: string[] = [];
+  /** The sites the fast copy's loop path reads its page caches of at the loop's head (`P<j> Q<j> D<j>`). */
+  readonly fastSites: number[] = [];
+  private readonly heads = new Map<number, string>();
+  private readonly headByExpr = new Map<string, string>();
+  private readonly aligned = new Set<number>();
   stale = false;
   readonly fresh = new Set<number>();
   flagsFresh = false;
@@ -290,6 +469,9 @@ class Gen {
   private defs = new Set<number>();
   private defFlags = false;
   private inInsn = false;
+  /** Main-path code that must run before the instruction (settling deferred flags it reads). */
+  private settleCode = '';
+  private saved: readonly [0 | 1 | 2, Known | undefined] = [0, undefined];
 
   constructor(labels: Map<number, number>) {
     this.labels = labels;
@@ -304,6 +486,18 @@ class Gen {
     this.needFull = false;
     this.defs = new Set();
     this.defFlags = false;
+    this.settleCode = '';
+    this.saved = [this.pend, this.known];
+    this.siteAt = 0;
+    this.probed = -1;
+  }
+
+  /** Sets the instruction `begin` starts: its position in the block and next page offset. */
+  at(i: Insn, pos: number, next: number): void {
+    this.insn = i;
+    this.pos = pos;
+    this.next = next;
+    if (!this.fast) this.siteLog[pos] = [];
   }
 
   /** Commits an inlined instruction: its reloads first, then its code; the writes it made become dirty. */
@@ -324,17 +518,21 @@ class Gen {
     if (this.dirty !== 'all') for (const n of this.defs) this.dirty.add(n);
     if (this.defFlags) this.flagsDirty = true;
     this.inInsn = false;
-    return `${head} ${body}`;
+    return `${head} ${this.settleCode} ${body}`;
   }
 
-  /** Drops an instruction whose inline emission failed (it goes to its handler). */
+  /** Drops an instruction whose inline emission failed (it goes to its handler): the flag state is as before. */
   abandon(): true {
     this.inInsn = false;
+    [this.pend, this.known] = this.saved;
     return true;
   }
 
   /** Before a handler call: write back what changed; afterwards the Cpu fields are the state. */
   handlerCall(): string {
+    this.noCall();
+    // The flag locals become current before they are written back.
+    const flags = this.settle();
     let spill = '';
     if (!this.stale) {
       if (this.dirty === 'all') spill = SPILL;
@@ -349,10 +547,11 @@ class Gen {
     this.dirty = new Set();
     this.flagsDirty = false;
     this.known = undefined;
+    this.alias.clear();
     // The handler may read and write any XMM register.
     const x = this.xflush();
     this.xs.fill(0);
-    return `${spill} ${x} sp = 1;`;
+    return `${flags} ${spill} ${x} sp = 1;`;
   }
 
   /**
@@ -360,8 +559,9 @@ class Gen {
    * back just those registers; the locals stay the state.
    */
   xmmCall(regs: readonly number[], dest: number): string {
+    this.noCall();
     // It may read any XMM register (PBLENDVB reads XMM0) and writes its destination.
-    const out: string[] = [this.xflush()];
+    const out: string[] = [this.sync()];
     for (let r = 0; r < 16; r++) if (this.xs[r] === 2) this.xs[r] = 1;
     if (dest >= 0) this.xs[dest] = 0;
     if (this.stale) return out.join(' ');
@@ -381,13 +581,20 @@ class Gen {
     }
   }
 
-  private def(n: number): void {
+  /** Register n is about to change: returns the code that must run first (settling flags that refer to it). */
+  private def(n: number): string {
     this.used[n] = this.written[n] = true;
     this.defs.add(n);
     this.needFull = true;
+    const lo = `l${n}`;
+    const hi = `h${n}`;
+    for (const [c, r] of this.alias) if (r === lo || r === hi) this.alias.delete(c);
+    return this.pend === 2 && mentions(this.headK!, n) ? this.settle() : '';
   }
 
   private useFlags(): void {
+    // A read needs the flag locals or `known`; the back-edge form is neither.
+    if (this.pend === 2) this.settleCode += this.settle();
     this.flagsUsed = true;
     if (this.stale && !this.flagsFresh && !this.preFlags) {
       this.preFlags = true;
@@ -425,15 +632,16 @@ class Gen {
     if (n >= 16) {
       const k = n - 16;
       this.use(k);
-      this.def(k);
-      return `l${k} = (l${k} & -65281) | ((${lo} & 255) << 8);`;
+      return `${this.def(k)} l${k} = (l${k} & -65281) | ((${lo} & 255) << 8);`;
     }
     if (size < 4) this.use(n);
-    this.def(n);
-    if (size === 8) return `l${n} = ${lo}; h${n} = ${hi};`;
-    if (size === 4) return `l${n} = ${lo}; h${n} = 0;`;
-    if (size === 2) return `l${n} = (l${n} & -65536) | (${lo} & 65535);`;
-    return `l${n} = (l${n} & -256) | (${lo} & 255);`;
+    const pre = this.def(n);
+    if (size >= 4 && isConst(lo)) this.alias.set(lo, `l${n}`);
+    if (size === 8 && isConst(hi)) this.alias.set(hi, `h${n}`);
+    if (size === 8) return `${pre} l${n} = ${lo}; h${n} = ${hi};`;
+    if (size === 4) return `${pre} l${n} = ${lo}; h${n} = 0;`;
+    if (size === 2) return `${pre} l${n} = (l${n} & -65536) | (${lo} & 65535);`;
+    return `${pre} l${n} = (l${n} & -256) | (${lo} & 255);`;
   }
 
   /**
@@ -441,6 +649,7 @@ class Gen {
    * page-cache miss path (SDM Vol. 3A §6.15).
    */
   stackAddr(k: number, d: number): string {
+    this.noCall();
     this.ss = true;
     const l = this.reg(4, 8);
     const h = this.hi(4);
@@ -457,8 +666,7 @@ class Gen {
   popRsp(d: number): string {
     const l = this.reg(4, 8);
     const h = this.hi(4);
-    this.def(4);
-    return `{ const t = (${l} + ${d}) | 0; h4 = (${h} + ((t >>> 0) < ${d} ? 1 : 0)) | 0; l4 = t; }`;
+    return `${this.def(4)} { const t = (${l} + ${d}) | 0; h4 = (${h} + ((t >>> 0) < ${d} ? 1 : 0)) | 0; l4 = t; }`;
   }
 
   // ---- XMM low doubles -----------------------------------------------------------------------------------------
@@ -472,7 +680,7 @@ class Gen {
   readonly xs = new Array<number>(16).fill(0);
   readonly xdUsed = new Array<boolean>(16).fill(false);
 
-  /** Writes back every newer cached double (before a fault point, a handler or an exit). */
+  /** Writes back every newer cached double (before a handler call). */
   xflush(): string {
     let out = '';
     for (let r = 0; r < 16; r++) if (this.xs[r] === 2) out += `if (xd${r} === xd${r}) xf64[${2 * r}] = xd${r}; `;
@@ -515,11 +723,19 @@ class Gen {
     return `xd${r} = ${value};`;
   }
 
+  /**
+   * Makes what a fault, an exit or a jump sees current — newer cached doubles and deferred flags — on a path
+   * that leaves the main one (the state of the main path stays as it is).
+   */
+  sync(): string {
+    return this.xflush() + this.flagSync();
+  }
+
   // ---- exits -------------------------------------------------------------------------------------------------
 
   /** Leaves the region through the epilogue (which writes the locals back when they are the state). */
   exit(rip: string, ret: string): string {
-    return `{ ${this.xflush()}${rip === 'c.rip' ? '' : `c.rip = ${rip}; `}nret = ${ret}; break out; }`;
+    return `{ ${this.sync()}${rip === 'c.rip' ? '' : `c.rip = ${rip}; `}nret = ${ret}; break out; }`;
   }
 
   /** Transfers to the block at page offset `t` after `k` instructions of this block, or leaves the region. */
@@ -528,7 +744,19 @@ class Gen {
     if (j === undefined) return this.exit(`base + ${t}`, `done + ${k}`);
     // The target block expects the locals to be the state.
     const reload = this.inInsn ? JUMP_RELOAD : this.stale ? RELOAD : '';
-    return `{ ${this.xflush()} ${reload} done += ${k}; L = ${j}; continue; }`;
+    if (j !== this.block || !this.loop) return `{ ${this.sync()} ${reload} done += ${k}; L = ${j}; continue out; }`;
+    // A back-edge of a block that loops on itself: around its loop. When the flags are what the block was
+    // emitted to expect at its head (`headK`, register expressions), they stay deferred.
+    const rk = this.stale ? undefined : this.regForm(this.known);
+    // The fast copy goes round its own loop; the other copy back to the fast one.
+    const to = `${this.fast ? 'f' : 'b'}${j}`;
+    if (this.headK === undefined) {
+      this.backK.push(rk);
+      return `{ ${this.sync()} ${reload} done += ${k}; continue ${to}; }`;
+    }
+    if (rk !== undefined && sameKnown(rk, this.headK))
+      return `{ ${this.xflush()} fp = 1; done += ${k}; continue ${to}; }`;
+    return `{ ${this.sync()} ${reload} fp = 0; done += ${k}; continue ${to}; }`;
   }
 
   /** Code that leaves after instruction k (at next) when a store reached a code page. */
@@ -540,42 +768,110 @@ class Gen {
 
   /** Whether the flags the current instruction writes are overwritten before anything can observe them. */
   deadFlags = false;
+  /**
+   * Whether flag updates stay deferred until something observes them (the fast copy of a loop, whose loop path
+   * has no miss paths); elsewhere they are assigned where they happen, which keeps miss paths short.
+   */
+  defer = false;
+
+  /** The flag locals' assignments a path leaving the main one needs. */
+  private flagSync(): string {
+    if (this.pend === 1) return flagAssign(this.known!);
+    if (this.pend === 2) return `if (fp) { ${flagAssign(this.headK!)} }`;
+    return '';
+  }
+
+  /** At a block's head: makes the flags a back-edge left deferred current (`if (fp)`). */
+  settleHead(): string {
+    return this.settle();
+  }
+
+  /** Makes the flag locals current on the main path (`known`, if any, still describes them). */
+  private settle(): string {
+    const code = this.flagSync();
+    this.pend = 0;
+    return code;
+  }
+
+  /**
+   * `k` in terms of register locals and literals, when its operands are still in registers (or follow from
+   * the result: `sub $1, %ebp` leaves x = ebp + 1): what the flags are at the head of a loop's next iteration.
+   */
+  private regForm(k: Known | undefined): Known | undefined {
+    if (k === undefined || (k.op !== 'add' && k.op !== 'sub' && k.op !== 'logic')) return undefined;
+    if (k.size !== 4 && k.size !== 8) return undefined;
+    const w = k.size === 8;
+    const a = (v: string) => (/^-?\d+$/.test(v) ? v : this.alias.get(v));
+    let x = a(k.x);
+    let xh = w ? a(k.xh) : '0';
+    const y = a(k.y);
+    const yh = w ? a(k.yh) : '0';
+    let z = a(k.z);
+    let zh = w ? a(k.zh) : '0';
+    if (y === undefined || yh === undefined) return undefined;
+    if (k.op === 'logic') {
+      if (z === undefined || zh === undefined) {
+        if (x === undefined || xh === undefined || k.lop === undefined) return undefined;
+        z = `(${x} ${k.lop} ${y})`;
+        zh = w ? `(${xh} ${k.lop} ${yh})` : '0';
+      }
+      return { op: 'logic', size: k.size, x: '0', xh: '0', y: '0', yh: '0', z, zh };
+    }
+    const add = k.op === 'add';
+    if (x === undefined || xh === undefined) {
+      if (w || z === undefined) return undefined;
+      x = `((${z} ${add ? '-' : '+'} ${y}) | 0)`;
+      xh = '0';
+    }
+    if (z === undefined || zh === undefined) {
+      z = `((${x} ${add ? '+' : '-'} ${y}) | 0)`;
+      const c = add ? carryOut(z, y) : `((${x} >>> 0) < (${y} >>> 0) ? 1 : 0)`;
+      zh = w ? `((${xh} ${add ? '+' : '-'} ${yh} ${add ? '+' : '-'} ${c}) | 0)` : '0';
+    }
+    return { op: k.op, size: k.size, x, xh, y, yh, z, zh };
+  }
 
   /** Records a deferred ADD or SUB result: ZF/SF/PF from z, CF/AF/OF from the operands when read. */
   deferFlags(k: Known): string {
     if (this.deadFlags) return this.drop();
     this.writeFlags();
     this.known = k;
-    const w = k.size === 8;
-    return `fr = ${k.z}; fh = ${w ? k.zh : '0'}; fs = ${k.size}; fk = ${k.op === 'add' ? 1 : 2}; fx = ${k.x}; fxh = ${w ? k.xh : '0'}; fy = ${k.y}; fyh = ${w ? k.yh : '0'}; lz = 1;`;
+    this.pend = 1;
+    return this.defer ? '' : this.settle();
   }
 
   /** A flag update nothing observes: not emitted (the next full flag write replaces it). */
   private drop(): string {
     this.known = undefined;
+    this.pend = 0;
     return '';
   }
 
-  /** Records a lazy flag result with CF/AF/OF given (`aux`). */
+  /** Records a lazy flag result with CF/AF/OF given (`aux`, an expression of constants). */
   setFlags(k: Known, aux: string): string {
     if (this.deadFlags) return this.drop();
     this.writeFlags();
-    this.known = k;
-    return `fr = ${k.z}; fh = ${k.size === 8 ? k.zh : '0'}; fs = ${k.size}; fa = ${aux}; fk = 0; lz = 1;`;
+    this.known = { ...k, aux: `(${aux})` };
+    this.pend = 1;
+    return this.defer ? '' : this.settle();
   }
 
-  /** The instruction reads and writes the flags through the Cpu fields (a helper of alu.ts). */
-  flagsThroughCpu(): void {
+  /** The instruction reads and writes the flags through the Cpu fields (a helper of alu.ts): settles them first. */
+  flagsThroughCpu(): string {
+    this.noCall();
     this.useFlags();
+    const code = this.settle();
     this.writeFlags();
     this.known = undefined;
+    return code;
   }
 
-  /** Records flags written directly to `fl` (not lazy). */
+  /** Records flags written directly to `fl` (not lazy); the deferred ones it replaces are dropped. */
   setFl(code: string): string {
     if (this.deadFlags) return this.drop();
     this.writeFlags();
     this.known = { op: 'fl', size: 4, x: '', xh: '', y: '', yh: '', z: '', zh: '' };
+    this.pend = 0;
     return `${code} lz = 0; fk = 0;`;
   }
 
@@ -586,7 +882,7 @@ class Gen {
     if (k === undefined) return `((lz ? ${FA} : fl) & 1)`;
     if (k.op === 'fl') return '(fl & 1)';
     if (k.op === 'logic') return '0';
-    if (k.op === 'aux') return '(fa & 1)';
+    if (k.op === 'aux') return `((${k.aux}) & 1)`;
     if (k.op === 'sub') return `(${this.condTrue(1)} ? 1 : 0)`;
     return cfOf(true, k.size, k.x, k.xh, k.y, k.yh, k.z, k.zh)[0];
   }
@@ -601,9 +897,11 @@ class Gen {
     const bits = of === undefined ? cf : `${cf} | (${of} << 11)`;
     if (k?.op === 'fl') return `fl = (fl & ${mask}) | ${bits};`;
     if (k) {
-      // Lazy: CF/OF live in fa; ZF/SF/PF still come from the earlier result.
-      this.known = { ...k, op: 'aux' };
-      return `fa = (${auxOf(k)} & ${mask}) | ${bits}; fk = 0;`;
+      // Lazy: CF/OF go to the deferred CF|AF|OF; ZF/SF/PF still come from the earlier result.
+      const t = `fa${this.tmp++}`;
+      this.known = { ...k, op: 'aux', aux: t };
+      this.pend = 1;
+      return `const ${t} = (${auxOf(k)} & ${mask}) | ${bits}; ${this.defer ? '' : this.settle()}`;
     }
     return `if (lz) { fa = (${FA} & ${mask}) | ${bits}; fk = 0; } else fl = (fl & ${mask}) | ${bits};`;
   }
@@ -637,7 +935,7 @@ class Gen {
     const SF = s === 8 ? `(${k.zh} < 0)` : s === 4 ? `(${k.z} < 0)` : `((${k.z} & ${SIGN_BITS[s]}) !== 0)`;
     const PF = `(X.PAR[${k.z} & 255] !== 0)`;
     if (k.op === 'logic') return table('false', 'false', ZF, SF, PF);
-    if (k.op === 'aux') return table('((fa & 2048) !== 0)', '((fa & 1) !== 0)', ZF, SF, PF);
+    if (k.op === 'aux') return table(`(((${k.aux}) & 2048) !== 0)`, `(((${k.aux}) & 1) !== 0)`, ZF, SF, PF);
     const [cf, of] = cfOf(k.op === 'add', s, k.x, k.xh, k.y, k.yh, k.z, k.zh);
     const OF = `(${of} !== 0)`;
     if (k.op === 'add') return table(OF, `(${cf} !== 0)`, ZF, SF, PF);
@@ -690,10 +988,22 @@ class Gen {
    * base as int32 halves (wrapping modulo 2^64, SDM Vol. 1 §3.7.5); undefined for 32-bit address size.
    */
   ea(i: Insn, k: number, next: number): string | undefined {
+    return this.eaTerms(i, `a${k}`, next, 0);
+  }
+
+  /** `ea` for a memory operand, none on the fast copy's loop path (its accesses use the loop head's). */
+  accessEa(i: Insn, k: number, next: number): string | undefined {
+    if (i.asize === 8 && this.onFastPath()) return '';
+    return this.ea(i, k, next);
+  }
+
+  /** `const name/nameh` = the effective address of `i` plus `extra` (undefined beyond a 32-bit displacement). */
+  private eaTerms(i: Insn, name: string, next: number, extra: number): string | undefined {
     if (i.asize !== 8) return undefined;
     this.ss = !i.ripRel && (i.base === 4 || i.base === 5);
     const terms: Array<readonly [string, string]> = [];
-    let disp = i.disp;
+    let disp = i.disp + extra;
+    if (disp < -2147483648 || disp > 2147483647) return undefined;
     if (i.ripRel) {
       terms.push(['B0', 'B1']);
       disp += next;
@@ -710,7 +1020,7 @@ class Gen {
       const b = i.seg === 4 ? 'c.fsBase' : 'c.gsBase';
       terms.push([`(${b} | 0)`, `(Math.floor(${b} / 4294967296) | 0)`]);
     }
-    return sum64(`a${k}`, terms);
+    return sum64(name, terms);
   }
 
   /**
@@ -718,8 +1028,9 @@ class Gen {
    * for 16): the site's page cache, else the TLB (which may fault: c.blk = k first).
    */
   rd(k: number, a: string, size: number, v: string): string {
-    const j = this.sites++;
-    const d = `d${j}`;
+    const j = this.site();
+    const direct = this.direct(j, k, a, size);
+    const d = direct ? `D${j}` : 'dv';
     let get: string;
     let decl: string;
     switch (size) {
@@ -743,17 +1054,41 @@ class Gen {
         decl = `let ${v}_0, ${v}_1, ${v}_2, ${v}_3;`;
         get = `${v}_0 = ${d}.getInt32(o, true); ${v}_1 = ${d}.getInt32(o + 4, true); ${v}_2 = ${d}.getInt32(o + 8, true); ${v}_3 = ${d}.getInt32(o + 12, true);`;
     }
-    return `${decl} { const o = ${a} & 4095; if (${this.miss(j, a, size)}) { c.blk = ${k}; ${this.xflush()} ${d} = X.rdp(m, ${lin(a)}, ${size}, ${this.ss}); ${this.fill(j, a, size)} } ${get} }`;
+    if (direct) return `${decl} { const o = O${j}; ${get} }`;
+    return `${decl} { const o = ${a} & 4095; if (${this.miss(j, a, size)}) { c.blk = ${k}; ${this.sync()} X.rdp(m, S, ${j}, ${a}, ${a}h, ${size}, ${this.ss}); } const dv = D[${j}]; ${get} }`;
+  }
+
+  /**
+   * Reads 16 bytes at `a` into XMM lanes x[lane..lane+3] through one helper call, `between` (code run once the
+   * read cannot fault) first: the short form of a move, off the fast copy's loop path (undefined there).
+   */
+  rdLane(k: number, a: string, lane: number, between: () => string): string | undefined {
+    if (this.onFastPath()) return undefined;
+    const j = this.site();
+    const fault = this.sync();
+    return `{ const o = ${a} & 4095; if (${this.miss(j, a, 16)}) { c.blk = ${k}; ${fault} X.rdp(m, S, ${j}, ${a}, ${a}h, 16, ${this.ss}); } ${between()} X.ld16(D[${j}], o, x, ${lane}); }`;
   }
 
   /**
    * Writes `size` bytes at the address pair `a` from int32 expressions `parts` (one, or two/four for 8/16)
-   * through the site's page cache. After a TLB fill that reached a code page the region is left after this
-   * instruction (`onSmc` replaces the default exit).
+   * through the site's page cache (XMM lanes from `lane` through one helper call, off the fast copy's loop
+   * path). After a TLB fill that reached a code page the region is left after this instruction (`onSmc`
+   * replaces the default exit).
    */
-  wr(k: number, a: string, size: number, parts: string[], next: number, pos: number, onSmc?: string): string {
-    const j = this.sites++;
-    const d = `d${j}`;
+  wr(
+    k: number,
+    a: string,
+    size: number,
+    parts: string[],
+    next: number,
+    pos: number,
+    onSmc?: string,
+    lane?: number,
+  ): string {
+    const pj = this.probed;
+    const j = pj >= 0 ? pj : this.site();
+    const direct = pj >= 0 ? this.onFastPath() : this.direct(j, k, a, size);
+    const d = direct ? `D${j}` : 'dv';
     let put: string;
     switch (size) {
       case 1:
@@ -771,37 +1106,130 @@ class Gen {
       default:
         put = `${d}.setInt32(o, ${parts[0]}, true); ${d}.setInt32(o + 4, ${parts[1]}, true); ${d}.setInt32(o + 8, ${parts[2]}, true); ${d}.setInt32(o + 12, ${parts[3]}, true);`;
     }
+    if (direct) return `{ const o = O${j}; ${put} }`;
+    if (lane !== undefined) put = `X.st16(dv, o, x, ${lane});`;
     const smc = onSmc === undefined ? this.smc(next, pos) : `if (m.smc) { m.smc = false; ${onSmc} }`;
-    const cross = size > 1 ? `if (o > ${4096 - size}) X.wrx(m, ${lin(a)}, ${size});` : '';
-    return `{ const o = ${a} & 4095; if (${this.miss(j, a, size)}) { c.blk = ${k}; ${this.xflush()} ${d} = X.wrp(m, ${lin(a)}, ${size}, ${this.ss}); ${this.fill(j, a, size)} ${put} ${cross} ${smc} } else { ${put} } }`;
+    const cross = size > 1 ? `if (o > ${4096 - size}) X.wrx(m, ${a}, ${a}h, ${size});` : '';
+    // A read-modify-write destination's probe left its page (or the staging page) in the site; its fill may
+    // have reached a code page.
+    if (pj >= 0) return `{ const o = ${a} & 4095; const dv = D[${j}]; ${put} ${cross} ${smc} }`;
+    return `{ const o = ${a} & 4095; if (${this.miss(j, a, size)}) { c.blk = ${k}; ${this.sync()} X.wrp(m, S, ${j}, ${a}, ${a}h, ${size}, ${this.ss}); const dv = D[${j}]; ${put} ${cross} ${smc} } else { const dv = D[${j}]; ${put} } }`;
   }
 
   /**
    * Probes `[a, a+size)` for writing (a read-modify-write destination) before it is read, through a page-cache
-   * site of its own. A fill that reaches a code page leaves m.smc set for the store's own site, which misses
-   * on the same page and then leaves the region after the store.
+   * site of its own, which the store then goes through: a fill that reaches a code page leaves m.smc set, and
+   * the store leaves the region after it.
    */
   probe(k: number, a: string, size: number): string {
+    const j = this.site();
+    this.probed = j;
+    if (this.direct(j, k, a, size)) return '';
+    return `{ const o = ${a} & 4095; if (${this.miss(j, a, size)}) { c.blk = ${k}; ${this.sync()} X.wrp(m, S, ${j}, ${a}, ${a}h, ${size}, ${this.ss}); } }`;
+  }
+
+  /** A page-cache site for the current instruction: a new one, or in the fast copy the other copy's. */
+  private site(): number {
+    if (this.fast) {
+      const j = this.siteLog[this.pos]?.[this.siteAt++];
+      if (j !== undefined) return j;
+      this.fastOk = false;
+    }
     const j = this.sites++;
-    return `{ const o = ${a} & 4095; if (${this.miss(j, a, size)}) { c.blk = ${k}; ${this.xflush()} d${j} = X.wrp(m, ${lin(a)}, ${size}, ${this.ss}); ${this.fill(j, a, size)} } }`;
+    if (!this.fast) this.siteLog[this.pos]!.push(j);
+    return j;
+  }
+
+  /** Whether the current instruction is on the fast copy's loop path. */
+  private onFastPath(): boolean {
+    return this.fast && this.pos <= this.loopEnd;
+  }
+
+  /** A handler or helper call (or a stack access), which the fast copy's loop path must not have. */
+  noCall(): void {
+    if (this.onFastPath()) this.fastOk = false;
+  }
+
+  /** On the fast copy's loop path, a 16-byte alignment check of instruction k's operand goes to the loop head. */
+  alignAtHead(k: number): boolean {
+    if (!this.onFastPath()) return false;
+    this.aligned.add(k);
+    return true;
+  }
+
+  /**
+   * On the fast copy's loop path: checks at the loop head that site j's cached page holds the access of
+   * instruction k at `a` (else the iteration runs in the other copy) and says the access needs no check here.
+   */
+  private direct(j: number, k: number, a: string, size: number): boolean {
+    if (!this.onFastPath()) return false;
+    const A = this.headAddr(k, a);
+    if (A === undefined) {
+      this.fastOk = false;
+      return false;
+    }
+    const bound = size > 1 ? ` || O${j} > ${4096 - size}` : '';
+    this.checks.push(
+      `const O${j} = ${A} & 4095; if ((${A} & -4096) !== P${j} || ${A}h !== Q${j}${bound}) break f${this.block};`,
+    );
+    this.fastSites.push(j);
+    return true;
+  }
+
+  /**
+   * `A<k>`: instruction k's effective address computed at the loop head, from the registers there and their
+   * constant distances to what they are at k (`deltas`); undefined when a distance is not constant.
+   */
+  private headAddr(k: number, a: string): string | undefined {
+    const known = this.heads.get(k);
+    if (known !== undefined) return known;
+    const i = this.insn!;
+    if (a !== `a${k}`) return undefined;
+    const d = this.deltas[this.pos]!;
+    const db = i.ripRel || i.base < 0 ? 0 : d[i.base];
+    const di = i.index < 0 ? 0 : d[i.index];
+    if (db === undefined || di === undefined) return undefined;
+    // Operands at the same head address (before and after their base moved) share one computation.
+    const expr = this.eaTerms(i, '@', this.next, db + di * 2 ** i.scale);
+    if (expr === undefined) return undefined;
+    let A = this.headByExpr.get(expr);
+    if (A === undefined) {
+      A = `A${k}`;
+      this.headByExpr.set(expr, A);
+      this.checks.push(expr.replaceAll('@', A));
+    }
+    this.heads.set(k, A);
+    if (this.aligned.has(k)) this.checks.push(`if ((${A} & 15) !== 0) break f${this.block};`);
+    return A;
+  }
+
+  /** Starts a block's emission with no loop-head checks. */
+  resetChecks(): void {
+    this.checks.length = 0;
+    this.fastSites.length = 0;
+    this.heads.clear();
+    this.headByExpr.clear();
+    this.aligned.clear();
   }
 
   /** Whether site j's cached page does not hold the access (a page-crossing access never hits). */
   private miss(j: number, a: string, size: number): string {
-    return `(${a} & -4096) !== p${j} || ${a}h !== q${j}${size > 1 ? ` || o > ${4096 - size}` : ''}`;
-  }
-
-  /** Caches the page of `a` at site j (not a page-crossing access: p = 1 never matches a page address). */
-  private fill(j: number, a: string, size: number): string {
-    return size > 1
-      ? `p${j} = o > ${4096 - size} ? 1 : ${a} & -4096; q${j} = ${a}h;`
-      : `p${j} = ${a} & -4096; q${j} = ${a}h;`;
+    return `(${a} & -4096) !== P[${j}] || ${a}h !== Q[${j}]${size > 1 ? ` || o > ${4096 - size}` : ''}`;
   }
 }
 
 /** The linear address of pair `a` as a number (exact when canonical; far out of range otherwise). */
 function lin(a: string): string {
   return `(${a}h * 4294967296 + (${a} >>> 0))`;
+}
+
+/**
+ * The carry out of the 32-bit sum `sum` = `a` + b (no carry in) as 0/1: the sum wrapped below an addend. One
+ * unsigned comparison, where the bitwise majority formula takes five operations.
+ */
+function carryOut(sum: string, a: string): string {
+  const c = /^-?\d+$/.test(a) ? String(Number(a) >>> 0) : `(${a} >>> 0)`;
+  return `((${sum} >>> 0) < ${c} ? 1 : 0)`;
 }
 
 /** `const name/nameh` = the 64-bit sum of int32-pair terms, carrying between the halves (modulo 2^64). */
@@ -814,7 +1242,7 @@ function sum64(name: string, terms: ReadonlyArray<readonly [string, string]>): s
   for (let j = 1; j < terms.length; j++) {
     const [tl, th] = terms[j]!;
     const n = j === terms.length - 1 ? name : `${name}_${j}`;
-    out += `const ${n} = (${l} + ${tl}) | 0, ${n}h = (${h} + ${th} + (((${l} & ${tl}) | ((${l} | ${tl}) & ~${n})) >>> 31)) | 0; `;
+    out += `const ${n} = (${l} + ${tl}) | 0, ${n}h = (${h} + ${th} + ${carryOut(n, tl)}) | 0; `;
     l = n;
     h = `${n}h`;
   }
@@ -838,11 +1266,20 @@ function load(g: Gen, i: Insn, oi: number, k: number, v: string): string | undef
   const o = i.ops[oi]!;
   const s = o.size;
   if (o.kind === OK.REG) {
-    if (s === 8) return `const ${v} = ${g.reg(o.reg, 8)}, ${v}h = ${g.hi(o.reg)};`;
+    // The constants stand for the register while it keeps its value (Gen.regForm).
+    if (s === 8) {
+      g.alias.set(v, `l${o.reg}`).set(`${v}h`, `h${o.reg}`);
+      return `const ${v} = ${g.reg(o.reg, 8)}, ${v}h = ${g.hi(o.reg)};`;
+    }
+    if (s === 4) g.alias.set(v, `l${o.reg}`);
     return `const ${v} = ${g.reg(o.reg, s)}, ${v}h = 0;`;
   }
   if (o.kind === OK.IMM) {
-    if (s === 8) return `const ${v} = ${i.imm | 0}, ${v}h = ${i.immHi | 0};`;
+    if (s === 8) {
+      g.alias.set(v, String(i.imm | 0)).set(`${v}h`, String(i.immHi | 0));
+      return `const ${v} = ${i.imm | 0}, ${v}h = ${i.immHi | 0};`;
+    }
+    g.alias.set(v, immLo(i, s));
     return `const ${v} = ${immLo(i, s)}, ${v}h = 0;`;
   }
   if (o.kind === OK.MEM && (s === 1 || s === 2 || s === 4 || s === 8)) {
@@ -883,7 +1320,7 @@ function aluOp(g: Gen, kk: number, size: number, x: string, xh: string, y: strin
   if (kk === 1 || kk === 4 || kk === 6) {
     const op = kk === 1 ? '|' : kk === 4 ? '&' : '^';
     const code = `const ${z} = ${x} ${op} ${y}, ${zh} = ${size === 8 ? `${xh} ${op} ${yh}` : '0'};`;
-    return code + g.setFlags({ op: 'logic', size, x, xh, y, yh, z, zh }, '0');
+    return code + g.setFlags({ op: 'logic', lop: op, size, x, xh, y, yh, z, zh }, '0');
   }
   const isSub = kk === 3 || kk === 5 || kk === 7;
   const carry = kk === 2 || kk === 3 ? `c${z}` : '';
@@ -893,9 +1330,13 @@ function aluOp(g: Gen, kk: number, size: number, x: string, xh: string, y: strin
   let code: string;
   if (size === 8) {
     // The low halves' carry (borrow) goes into the high halves.
-    const c0 = isSub
-      ? `((~${x} & ${y}) | (~(${x} ^ ${y}) & ${z})) >>> 31`
-      : `((${x} & ${y}) | ((${x} | ${y}) & ~${z})) >>> 31`;
+    const c0 = carry
+      ? isSub
+        ? `((~${x} & ${y}) | (~(${x} ^ ${y}) & ${z})) >>> 31`
+        : `((${x} & ${y}) | ((${x} | ${y}) & ~${z})) >>> 31`
+      : isSub
+        ? `(${x} >>> 0) < (${y} >>> 0) ? 1 : 0`
+        : carryOut(z, y);
     code = `const ${z} = (${x} ${sign} ${y}${cin}) | 0, ${zh} = (${xh} ${sign} ${yh} ${sign} (${c0})) | 0;`;
   } else if (size === 4) code = `const ${z} = (${x} ${sign} ${y}${cin}) | 0, ${zh} = 0;`;
   else code = `const ${z} = (${x} ${sign} ${y}${cin}) & ${mask}, ${zh} = 0;`;
@@ -991,7 +1432,7 @@ function emit(g: Gen, i: Insn, k: number, next: number, pos: number): string | u
   const ops = i.ops;
   let eaCode = '';
   if (i.hasMem && sem !== 'nop' && sem !== 'lea') {
-    const e = g.ea(i, k, next);
+    const e = g.accessEa(i, k, next);
     if (e === undefined) return undefined;
     eaCode = e;
   }
@@ -1096,8 +1537,8 @@ function emit(g: Gen, i: Insn, k: number, next: number, pos: number): string | u
       const lo = g.reg(d.reg, d.size);
       const hi = d.size === 8 ? g.hi(d.reg) : '0';
       // shift() reads CF (RCL/RCR) and writes the flags: the flag locals go through the Cpu.
-      g.flagsThroughCpu();
-      return `${FLAG_SPILL} const z${k} = X.shift(c, ${kk}, ${d.size}, ${lo}, ${hi}, ${count}, ${cnt.kind === OK.REG}); ${FLAG_RELOAD} ${g.setReg(d.reg, d.size, `z${k}`, 'c.hi')}`;
+      const settle = g.flagsThroughCpu();
+      return `${settle} ${FLAG_SPILL} const z${k} = X.shift(c, ${kk}, ${d.size}, ${lo}, ${hi}, ${count}, ${cnt.kind === OK.REG}); ${FLAG_RELOAD} ${g.setReg(d.reg, d.size, `z${k}`, 'c.hi')}`;
     }
     case 'imul2':
     case 'imul3': {
@@ -1181,7 +1622,7 @@ function emit(g: Gen, i: Insn, k: number, next: number, pos: number): string | u
       const t = next + i.imm;
       const canon = inPage(t)
         ? ''
-        : `if (base + ${t} < -${C47} || base + ${t} >= ${C47}) { c.blk = ${k}; ${g.xflush()} throw X.gp0(); }`;
+        : `if (base + ${t} < -${C47} || base + ${t} >= ${C47}) { c.blk = ${k}; ${g.sync()} throw X.gp0(); }`;
       // The target is checked, the return address pushed (the write may fault), then RSP moves.
       const sa = g.stackAddr(k, -8);
       const mv = g.setRsp(`s${k}`, `s${k}h`);
@@ -1200,7 +1641,7 @@ function emit(g: Gen, i: Insn, k: number, next: number, pos: number): string | u
       const t = `t${k}`;
       // A return to a call site of this region continues inside it.
       const back = g.returnSites.map((r) => `if (${t} === base + ${r}) ${g.jump(r, K)}`).join(' ');
-      return `${sa} ${rd} const ${t} = v${k}h * 4294967296 + (v${k} >>> 0); if (${t} < -${C47} || ${t} >= ${C47}) { c.blk = ${k}; ${g.xflush()} throw X.gp0(); } ${g.popRsp(8 + extra)} ${back} ${g.exit(t, `done + ${K}`)}`;
+      return `${sa} ${rd} const ${t} = v${k}h * 4294967296 + (v${k} >>> 0); if (${t} < -${C47} || ${t} >= ${C47}) { c.blk = ${k}; ${g.sync()} throw X.gp0(); } ${g.popRsp(8 + extra)} ${back} ${g.exit(t, `done + ${K}`)}`;
     }
     default:
       return emitSse(g, i, k, next, K, eaCode);
@@ -1214,12 +1655,13 @@ function inPage(t: number): boolean {
 /** A taken branch to page offset `t` (inside the region or out of it; #GP(0) for a non-canonical target). */
 function branchTo(g: Gen, t: number, k: number, K: number): string {
   if (inPage(t)) return g.jump(t, K);
-  return `{ const t = base + ${t}; if (t < -${C47} || t >= ${C47}) { c.blk = ${k}; ${g.xflush()} throw X.gp0(); } ${g.exit('t', `done + ${K}`)} }`;
+  return `{ const t = base + ${t}; if (t < -${C47} || t >= ${C47}) { c.blk = ${k}; ${g.sync()} throw X.gp0(); } ${g.exit('t', `done + ${K}`)} }`;
 }
 
 /** Legacy SSE 16-byte memory operands must be aligned (#GP(0); SDM Vol. 1 §10.4.1.1). */
 function alignCheck(g: Gen, k: number): string {
-  return `if ((a${k} & 15) !== 0) { c.blk = ${k}; ${g.xflush()} throw X.misaligned(${lin(`a${k}`)}, ${g.ss}); }`;
+  if (g.alignAtHead(k)) return '';
+  return `if ((a${k} & 15) !== 0) { c.blk = ${k}; ${g.sync()} throw X.misaligned(${lin(`a${k}`)}, ${g.ss}); }`;
 }
 
 /** SSE forms without flags (moves, logic, dword add/sub/shift, scalar double arithmetic), or undefined. */
@@ -1242,12 +1684,14 @@ function emitSse(g: Gen, i: Insn, k: number, next: number, K: number, eaCode: st
       const al = sem === 'movxa' ? alignCheck(g, k) : '';
       if (d!.kind === OK.XMM) {
         const D = d!.reg * 4;
+        const call = g.rdLane(k, `a${k}`, D, () => g.xraw(d!.reg, true));
+        if (call !== undefined) return `${eaCode} ${al} ${call}`;
         const rd = g.rd(k, `a${k}`, 16, `v${k}`);
         return `${eaCode} ${al} ${rd} ${g.xraw(d!.reg, true)} x[${D}] = v${k}_0; x[${D + 1}] = v${k}_1; x[${D + 2}] = v${k}_2; x[${D + 3}] = v${k}_3;`;
       }
       const S = sv!.reg * 4;
       const sync = g.xraw(sv!.reg, false);
-      return `${eaCode} ${al} ${sync} ${g.wr(k, `a${k}`, 16, [`x[${S}]`, `x[${S + 1}]`, `x[${S + 2}]`, `x[${S + 3}]`], next, K)}`;
+      return `${eaCode} ${al} ${sync} ${g.wr(k, `a${k}`, 16, [`x[${S}]`, `x[${S + 1}]`, `x[${S + 2}]`, `x[${S + 3}]`], next, K, undefined, S)}`;
     }
     case 'movq':
     case 'movsd': {
@@ -1335,6 +1779,10 @@ function emitSse(g: Gen, i: Insn, k: number, next: number, K: number, eaCode: st
       const D = d!.reg * 4;
       const S = (j: number) => (sv!.kind === OK.XMM ? `x[${sv!.reg * 4 + j}]` : `v${k}_${j}`);
       const sync = `${sv!.kind === OK.XMM ? g.xraw(sv!.reg, false) : ''} ${g.xraw(d!.reg, true)}`;
+      if (sem === 'pack' && row.cc! < 2) {
+        g.noCall();
+        return `${pre} ${sync} X.packb(x, ${D}, ${S(0)}, ${S(1)}, ${S(2)}, ${S(3)}, ${row.cc});`;
+      }
       const get = `const d0 = x[${D}], d1 = x[${D + 1}], d2 = x[${D + 2}], d3 = x[${D + 3}], s0 = ${S(0)}, s1 = ${S(1)}, s2 = ${S(2)}, s3 = ${S(3)};`;
       const lanes = sem === 'punpck' ? unpackLanes(row.cc!) : packLanes(row.cc!);
       return `${pre} ${sync} { ${get} ${lanes.map((e, j) => `x[${D + j}] = ${e};`).join(' ')} }`;
@@ -1524,25 +1972,16 @@ function unpackLanes(cc: number): string[] {
 }
 
 /**
- * PACKSSWB (0), PACKUSWB (1), PACKSSDW (2), PACKUSDW (3) on dwords d0..d3 and s0..s3: signed words (dwords)
- * saturated to bytes (words), the destination's first (SDM "PACKSSWB").
+ * PACKSSDW (2), PACKUSDW (3) on dwords d0..d3 and s0..s3: signed dwords saturated to words, the destination's
+ * first (SDM "PACKSSDW"). The byte forms go to `packBytes`.
  */
 function packLanes(k: number): string[] {
   const src = ['d0', 'd1', 'd2', 'd3', 's0', 's1', 's2', 's3'];
-  if (k >= 2) {
-    const sw = (v: string) =>
-      k === 2
-        ? `(${v} < -32768 ? 32768 : ${v} > 32767 ? 32767 : ${v} & 65535)`
-        : `(${v} < 0 ? 0 : ${v} > 65535 ? 65535 : ${v})`;
-    return [0, 1, 2, 3].map((j) => `${sw(src[2 * j]!)} | (${sw(src[2 * j + 1]!)} << 16)`);
-  }
-  const words: string[] = [];
-  for (const v of src) words.push(`((${v} << 16) >> 16)`, `(${v} >> 16)`);
-  const sb = (e: string) =>
-    k === 0 ? `(${e} < -128 ? 128 : ${e} > 127 ? 127 : ${e} & 255)` : `(${e} < 0 ? 0 : ${e} > 255 ? 255 : ${e})`;
-  return [0, 1, 2, 3].map((j) =>
-    [0, 1, 2, 3].map((b) => (b ? `(${sb(words[4 * j + b]!)} << ${8 * b})` : sb(words[4 * j]!))).join(' | '),
-  );
+  const sw = (v: string) =>
+    k === 2
+      ? `(${v} < -32768 ? 32768 : ${v} > 32767 ? 32767 : ${v} & 65535)`
+      : `(${v} < 0 ? 0 : ${v} > 65535 ? 65535 : ${v})`;
+  return [0, 1, 2, 3].map((j) => `${sw(src[2 * j]!)} | (${sw(src[2 * j + 1]!)} << 16)`);
 }
 
 /**
@@ -1551,9 +1990,10 @@ function packLanes(k: number): string[] {
  * Cpu first, and writes XMM state (the caller reloads a GPR destination).
  */
 function handlerInline(g: Gen, i: Insn, k: number, next: number): string {
+  g.noCall();
   const regs = i.hasMem && !i.ripRel ? [i.base, i.index].filter((r) => r >= 0) : [];
   const spill = regs.map((r) => `R[${2 * r}] = ${g.reg(r, 8)}; R[${2 * r + 1}] = ${g.hi(r)};`).join(' ');
-  return `{ ${spill} ${g.xflush()} c.blk = ${k}; c.nextRip = base + ${next}; I[${k}].exec(c, I[${k}]); }`;
+  return `{ ${spill} ${g.sync()} c.blk = ${k}; c.nextRip = base + ${next}; I[${k}].exec(c, I[${k}]); }`;
 }
 
 // ---- regions ----------------------------------------------------------------------------------------------
@@ -1695,6 +2135,69 @@ function deadFlagsOf(insns: readonly Insn[]): boolean[] {
   return dead;
 }
 
+/** Position of a block's last branch back to its own start (-1: it has none). */
+function lastBackEdge(b: RegionBlock): number {
+  let off = b.off;
+  let last = -1;
+  for (const [pos, i] of b.insns.entries()) {
+    off += i.len;
+    const sem = i.row?.sem;
+    if ((sem === 'jcc' || sem === 'jmp') && off + i.imm === b.off) last = pos;
+  }
+  return last;
+}
+
+/**
+ * For each position up to `end` (and after it), each register's distance from its value at the block's start
+ * when it is a constant: registers moved only by 64-bit ADD/SUB of an immediate, INC/DEC and `lea d(r), r` (exact
+ * modulo 2^64, as the addresses computed from them). Any other write makes the distance unknown.
+ */
+function headDeltas(insns: readonly Insn[], end: number): Array<Array<number | undefined>> {
+  const out: Array<Array<number | undefined>> = [];
+  let d: Array<number | undefined> = new Array(16).fill(0);
+  for (let pos = 0; pos <= end; pos++) {
+    out.push(d);
+    d = d.slice();
+    const i = insns[pos]!;
+    const sem = i.row?.sem;
+    const o0 = i.ops[0];
+    const r = o0?.kind === OK.REG ? (o0.reg >= 16 ? o0.reg - 16 : o0.reg) : -1;
+    let step: number | undefined;
+    if (r >= 0 && o0!.size === 8) {
+      const o1 = i.ops[1];
+      if (sem === 'alu' && (i.row!.cc === 0 || i.row!.cc === 5) && o1?.kind === OK.IMM) {
+        step = i.row!.cc === 0 ? i.imm | 0 : -(i.imm | 0);
+      } else if (sem === 'incdec') step = i.row!.cc === 1 ? -1 : 1;
+      else if (sem === 'lea' && !i.ripRel && i.base === r && i.index < 0 && i.seg === SEG_NONE && i.asize === 8) {
+        step = i.disp;
+      }
+    }
+    const writes = sem === 'alu' ? (i.row!.cc === 7 ? [] : [r]) : sem === 'test' ? [] : [r];
+    if (sem === 'xchg' && i.ops[1]?.kind === OK.REG) writes.push(i.ops[1].reg);
+    if (sem === 'cbw') writes.push(0);
+    if (sem === 'cwd') writes.push(2);
+    for (const w of writes) if (w >= 0) d[w] = step !== undefined && d[w] !== undefined ? d[w]! + step : undefined;
+  }
+  out.push(d);
+  return out;
+}
+
+/**
+ * Whether a loop's memory operands up to its last back-edge stay on their pages from one iteration to the next
+ * often enough for a fast copy: each moves by a constant less than a page per iteration.
+ */
+function pageStable(insns: readonly Insn[], deltas: ReadonlyArray<ReadonlyArray<number | undefined>>): boolean {
+  const end = deltas[deltas.length - 1]!;
+  for (let pos = 0; pos < deltas.length - 1; pos++) {
+    const i = insns[pos]!;
+    if (!i.hasMem || i.row?.sem === 'lea' || i.row?.sem === 'nop' || i.ripRel) continue;
+    const b = i.base < 0 ? 0 : end[i.base];
+    const x = i.index < 0 ? 0 : end[i.index];
+    if (b === undefined || x === undefined || Math.abs(b + x * 2 ** i.scale) >= 4096) return false;
+  }
+  return true;
+}
+
 /** Whether a block's last instruction lets execution fall through to the next address. */
 function fallsThrough(insns: readonly Insn[]): boolean {
   const last = insns[insns.length - 1]!;
@@ -1728,6 +2231,83 @@ export function successors(b: RegionBlock): number[] {
  * off where eval is barred.
  */
 export function compileRegion(blocks: readonly RegionBlock[], maxSource = Infinity): Compiled | undefined {
+  const key = regionKey(blocks, maxSource);
+  let r = REGIONS.get(key);
+  if (r === undefined) {
+    r = generate(blocks, maxSource) ?? null;
+    remember(key, r);
+  }
+  if (r === null) return undefined;
+  const made = r;
+  const insns = Array.from(made.blk, (b, k) => blocks[b]!.insns[made.at[k]!]!);
+  return { fn: made.fn, caches: new PageCaches(made.sites), insns, off: made.off, pos: made.pos };
+}
+
+/** A generated region: its function and, per instruction index, the block and position it came from. */
+interface Generated {
+  readonly fn: BlockFn;
+  readonly sites: number;
+  readonly blk: Int32Array;
+  readonly at: Int32Array;
+  readonly off: Int32Array;
+  readonly pos: Int32Array;
+}
+
+/** What a region's code is made from: its blocks' page offsets and instruction bytes (and the size limit). */
+function regionKey(blocks: readonly RegionBlock[], maxSource: number): string {
+  let key = String(maxSource);
+  for (const b of blocks) {
+    key += `|${b.off}:`;
+    for (const i of b.insns) key += String.fromCharCode(...i.bytes);
+  }
+  return key;
+}
+
+/**
+ * Generated regions by what they are made from, so that a machine running code another machine ran (a fresh
+ * machine per test or benchmark run, CPUs of one machine) skips generating it again; null: too large. Bounded
+ * like FUNCTIONS, oldest first.
+ */
+const REGIONS = new Map<string, Generated | null>();
+let regionKeys = 0;
+
+function remember(key: string, r: Generated | null): void {
+  REGIONS.set(key, r);
+  regionKeys += key.length;
+  for (const old of REGIONS.keys()) {
+    if (regionKeys <= MAX_FUNCTION_SOURCE) break;
+    REGIONS.delete(old);
+    regionKeys -= old.length;
+  }
+}
+
+/** A block as emitted: a region block, or the part of one after its loop (see `splitLoops`). */
+interface EmitBlock extends RegionBlock {
+  /** The region block it comes from, and the position of its first instruction there. */
+  readonly src: number;
+  readonly first: number;
+}
+
+/**
+ * The region's blocks, where a block that loops back to itself ends at its last back-edge and what follows
+ * becomes a block of its own (appended): the loop's copies (compileRegion) then do not repeat what runs once
+ * after it.
+ */
+function splitLoops(blocks: readonly RegionBlock[]): EmitBlock[] {
+  const out: EmitBlock[] = blocks.map((b, j) => ({ ...b, src: j, first: 0 }));
+  for (const [j, b] of blocks.entries()) {
+    const e = lastBackEdge(b);
+    if (e < 0 || e === b.insns.length - 1) continue;
+    let off = b.off;
+    for (let p = 0; p <= e; p++) off += b.insns[p]!.len;
+    out[j] = { off: b.off, insns: b.insns.slice(0, e + 1), src: j, first: 0 };
+    out.push({ off, insns: b.insns.slice(e + 1), src: j, first: e + 1 });
+  }
+  return out;
+}
+
+function generate(regionBlocks: readonly RegionBlock[], maxSource: number): Generated | undefined {
+  const blocks = splitLoops(regionBlocks);
   const labels = new Map<number, number>();
   for (const [j, b] of blocks.entries()) labels.set(b.off, j);
   const g = new Gen(labels);
@@ -1741,8 +2321,11 @@ export function compileRegion(blocks: readonly RegionBlock[], maxSource = Infini
   const all: Insn[] = [];
   const offs: number[] = [];
   const poss: number[] = [];
+  const blks: number[] = [];
+  const ats: number[] = [];
   const cases: string[] = [];
-  for (const [j, b] of blocks.entries()) {
+  /** The code of block j, emitted with the flags at its head described by `headK` when it loops back. */
+  const emitBody = (j: number, b: EmitBlock, headK: Known | undefined, fast: boolean): string => {
     // Every way into a block leaves the locals as the state (see Gen).
     g.stale = false;
     g.dirty = 'all';
@@ -1750,10 +2333,26 @@ export function compileRegion(blocks: readonly RegionBlock[], maxSource = Infini
     g.fresh.clear();
     g.flagsFresh = false;
     g.known = undefined;
+    g.alias.clear();
     g.xs.fill(0);
+    g.block = j;
+    g.loopEnd = lastBackEdge(b);
+    g.loop = g.loopEnd >= 0;
+    g.backK = [];
+    g.headK = headK;
+    g.pend = headK ? 2 : 0;
+    g.fast = fast;
+    g.defer = fast;
+    g.fastOk = true;
+    g.resetChecks();
     const len = b.insns.length;
+    // Elsewhere flags are assigned as they are written: first those a back-edge left deferred.
+    const head = fast ? '' : g.settleHead();
     // A block starts only when the budget covers it all (run() checked the first entry; loops come back here).
-    const parts: string[] = [`case ${j}: {`, `if (rem - done < ${len}) ${g.exit(`base + ${b.off}`, 'done')}`];
+    // The fast copy leaves that, and any iteration its head checks do not admit, to the other copy.
+    const parts: string[] = [
+      `${head} if (rem - done < ${len}) ${fast ? `break f${j};` : g.exit(`base + ${b.off}`, 'done')}`,
+    ];
     let off = b.off;
     const dead = deadFlagsOf(b.insns);
     for (const [pos, i] of b.insns.entries()) {
@@ -1761,8 +2360,11 @@ export function compileRegion(blocks: readonly RegionBlock[], maxSource = Infini
       all.push(i);
       offs.push(off);
       poss.push(pos);
+      blks.push(b.src);
+      ats.push(b.first + pos);
       const next = off + i.len;
       g.begin();
+      g.at(i, pos, next);
       g.deadFlags = dead[pos]!;
       const xs = g.xs.slice();
       const inline = emit(g, i, k, next, pos);
@@ -1789,8 +2391,43 @@ export function compileRegion(blocks: readonly RegionBlock[], maxSource = Infini
     // The end of the block: on to the next block of the region, or out.
     const t = fallsThrough(b.insns) ? labels.get(off) : undefined;
     parts.push(t !== undefined ? g.jump(off, len) : g.exit(`base + ${off}`, `done + ${len}`));
-    parts.push('}');
-    cases.push(parts.join('\n'));
+    // The head checks go after the budget check.
+    if (fast) parts.splice(1, 0, ...g.checks);
+    return parts.join('\n');
+  };
+  for (const [j, b] of blocks.entries()) {
+    const at = [all.length, g.sites, g.tmp] as const;
+    let headK: Known | undefined;
+    let body = emitBody(j, b, undefined, false);
+    if (!g.loop) {
+      cases.push(`case ${j}: {\n${body}\n}`);
+      continue;
+    }
+    // When every way round the loop leaves the flags as one register form, emit the block again expecting it.
+    const head = g.backK[0];
+    if (head !== undefined && g.backK.every((k) => k !== undefined && sameKnown(k, head))) {
+      all.length = offs.length = poss.length = blks.length = ats.length = at[0];
+      g.sites = at[1];
+      g.tmp = at[2];
+      headK = head;
+      body = emitBody(j, b, head, false);
+    }
+    // A fast copy in front, looping on its own while the head checks admit each iteration.
+    const mark = [all.length, g.sites, g.tmp] as const;
+    g.deltas = headDeltas(b.insns, g.loopEnd);
+    let fast = !pageStable(b.insns, g.deltas) ? '' : emitBody(j, b, headK, true);
+    if (!g.fastOk || g.checks.length === 0) {
+      all.length = offs.length = poss.length = blks.length = ats.length = mark[0];
+      g.sites = mark[1];
+      g.tmp = mark[2];
+      fast = '';
+    }
+    g.fast = false;
+    const fp = headK ? 'let fp = 0;\n' : '';
+    // The fast copy's page caches do not change while it loops (misses go to the other copy).
+    const snap = g.fastSites.map((s) => `const P${s} = P[${s}], Q${s} = Q[${s}], D${s} = D[${s}];`).join(' ');
+    const loop = fast ? `${snap}\nf${j}: for (;;) {\n${fast}\n}\n` : '';
+    cases.push(`case ${j}: {\n${fp}b${j}: for (;;) {\n${loop}${body}\n}\n}`);
   }
   const regs = [...Array(16).keys()];
   const used = regs.filter((n) => g.used[n]);
@@ -1809,7 +2446,7 @@ export function compileRegion(blocks: readonly RegionBlock[], maxSource = Infini
     g.flagsUsed
       ? 'let fl = c.flags, lz = c.lazy, fr = c.lres, fh = c.lhi, fs = c.lsize, fa = c.laux, fk = 0, fx = 0, fxh = 0, fy = 0, fyh = 0;'
       : '',
-    g.sites ? `let ${[...Array(g.sites).keys()].map((j) => `p${j} = 1, q${j} = 0, d${j} = X.DV0`).join(', ')};` : '',
+    g.sites ? 'const P = S.p, Q = S.q, D = S.d;' : '',
     g.xdUsed.some((u) => u)
       ? `let ${regs
           .filter((r) => g.xdUsed[r])
@@ -1836,7 +2473,15 @@ return nret;`;
     .replaceAll(RELOAD, reload)
     .replaceAll(FLAG_SPILL_IF, g.flagsWritten ? FLAG_SPILL : '');
   if (src.length > maxSource) return undefined;
-  return { fn: functionFor(src), insns: all, off: Int32Array.from(offs), pos: Int32Array.from(poss) };
+  const fn = functionFor(src);
+  return {
+    fn,
+    sites: g.sites,
+    blk: Int32Array.from(blks),
+    at: Int32Array.from(ats),
+    off: Int32Array.from(offs),
+    pos: Int32Array.from(poss),
+  };
 }
 
 /**
@@ -1852,7 +2497,7 @@ let functionSource = 0;
 function functionFor(src: string): BlockFn {
   let fn = FUNCTIONS.get(src);
   if (fn === undefined) {
-    fn = new Function('c', 'I', 'X', 'rem', src) as BlockFn;
+    fn = new Function('c', 'I', 'X', 'rem', 'S', src) as BlockFn;
     functionSource += src.length;
     for (const old of FUNCTIONS.keys()) {
       if (functionSource <= MAX_FUNCTION_SOURCE) break;

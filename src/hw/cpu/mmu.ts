@@ -97,6 +97,12 @@ export class Mmu {
   enclave: unknown = null;
   /** Set when a write lands on a page that holds decoded code; run() re-fetches. */
   smc = false;
+  /**
+   * Changes whenever translations cached outside the TLB may have gone stale: a flush, a page that became code
+   * (writes to it must reach the fill again), and every run() (page tables and modes change between runs).
+   * Compiled regions keep their page caches while it stays the same.
+   */
+  epoch = 0;
   /** Scratch upper half for 64-bit reads. */
   hi = 0;
 
@@ -126,6 +132,7 @@ export class Mmu {
 
   /** Drops every TLB entry (MOV CR3 without PCID, INVPCID all; SDM Vol. 3A §4.10.4.1). */
   flushAll(): void {
+    this.epoch++;
     this.tagR.fill(Number.NaN);
     this.tagW.fill(Number.NaN);
     this.tagX.fill(Number.NaN);
@@ -133,6 +140,7 @@ export class Mmu {
 
   /** Drops the entries for one linear page (INVLPG). `linear` is a signed or unsigned address. */
   flushPage(linear: number): void {
+    this.epoch++;
     let vpn = Math.floor(linear / PAGE_SIZE);
     if (vpn >= 2 ** 51) vpn -= 2 ** 52;
     const s = vpn & TLB_MASK;
@@ -146,6 +154,7 @@ export class Mmu {
    * (SDM Vol. 3D §38.5 "the logical processor flushes TLB entries of the enclave on exit").
    */
   flushWhere(pred: (vpn: number, pfn: number) => boolean): void {
+    this.epoch++;
     for (let s = 0; s < TLB_SIZE; s++) {
       const r = this.tagR[s]!;
       if (!Number.isNaN(r) && pred(unsignedVpn(r), this.pfnR[s]!)) this.tagR[s] = Number.NaN;
@@ -158,6 +167,7 @@ export class Mmu {
 
   /** Drops write entries for a physical page, so that the next write to it takes the slow path (code pages). */
   dropWritesToPfn(pfn: number): void {
+    this.epoch++;
     for (let s = 0; s < TLB_SIZE; s++) if (this.pfnW[s] === pfn) this.tagW[s] = Number.NaN;
   }
 

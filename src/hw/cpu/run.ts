@@ -136,10 +136,12 @@ function buildBlock(c: Cpu, rip: number, slot: number, pa: number, cacheable: bo
 const MAX_REGION_BLOCKS = 32;
 const MAX_REGION_INSNS = 400;
 /**
- * Most characters of generated code for one region: V8 compiles large functions slowly and does not optimize
- * them at all beyond its bytecode limit (about 60 KiB), which a region's code would reach at ~70 000.
+ * Most characters of generated code for one region: V8 compiles large functions slowly (and again after each
+ * deoptimization), does not optimize them at all beyond its bytecode limit (about 60 KiB, ~70 000 characters),
+ * and optimizes a loop worse in a large function (SHA-256's round loop ran at half speed in a 47 000-character
+ * region, with code it runs once per 64 rounds).
  */
-const MAX_REGION_SOURCE = 48_000;
+const MAX_REGION_SOURCE = 32_000;
 
 /** The instructions of `insns` (a block at page offset `off`) up to the next start of another block. */
 function cutAt(off: number, insns: readonly Insn[], starts: ReadonlySet<number>): Insn[] {
@@ -154,11 +156,11 @@ function cutAt(off: number, insns: readonly Insn[], starts: ReadonlySet<number>)
 /**
  * Compiles the region of `entry` (at page offset `off` of the code page in fetch slot `slot`): the entry
  * block and the blocks of the same page it reaches by direct branches, calls, returns to its call sites and
- * fall-through, breadth first. A block ends where another one starts, so each instruction is compiled once.
- * The blocks found last are dropped until the region is small enough. All come from the one page, so the
- * region lives and dies with the entry block's page.
+ * fall-through, breadth first, up to blocks that enter regions compiled before. A block ends where another one
+ * starts, so each instruction is compiled once. The blocks found last are dropped until the region is small
+ * enough. All come from the one page, so the region lives and dies with the entry block's page.
  */
-function compileEntry(c: Cpu, entry: Block, off: number, slot: number): Compiled {
+function compileEntry(c: Cpu, cache: DecodeCache, entry: Block, off: number, slot: number): Compiled {
   const page = c.m.u8X[slot]!;
   const full = new Map<number, readonly Insn[]>([[off, entry.insns]]);
   const order = [off];
@@ -166,12 +168,32 @@ function compileEntry(c: Cpu, entry: Block, off: number, slot: number): Compiled
     const o = order[q]!;
     for (const t of successors({ off: o, insns: full.get(o)! })) {
       if (full.has(t) || order.length >= MAX_REGION_BLOCKS) continue;
+      // Code that already enters a compiled region is left to it (run() goes on there): each hot path is
+      // compiled once, and a loop stays in the region built around it rather than split into a later one.
+      if (cache.get(entry.pa - off + t)?.comp !== undefined) continue;
       const insns: Insn[] = [];
       decodeRun(page, t, insns);
       if (insns.length === 0) continue;
       full.set(t, insns);
       order.push(t);
     }
+  }
+  // A start only the fall-through of a block cut short by the decode limit leads to, inside a block that another
+  // start covers, is not needed: dropping it keeps a loop that such a block runs into in one piece.
+  for (;;) {
+    const starts = new Set(order);
+    const reached = new Set([off]);
+    const queue = [off];
+    while (queue.length > 0) {
+      const o = queue.pop()!;
+      for (const t of successors({ off: o, insns: cutAt(o, full.get(o)!, starts) })) {
+        if (!starts.has(t) || reached.has(t)) continue;
+        reached.add(t);
+        queue.push(t);
+      }
+    }
+    if (reached.size === order.length) break;
+    order.splice(0, order.length, ...order.filter((o) => reached.has(o)));
   }
   for (;;) {
     const starts = new Set(order);
@@ -195,6 +217,9 @@ export function run(c: Cpu, budget: number): RunResult {
   const cache = c.cache as DecodeCache;
   const jit = c.opts.jit !== false;
   const threshold = c.opts.jitThreshold ?? JIT_THRESHOLD;
+  // Page tables, modes and the access hook's answers may have changed since the last run: regions start with
+  // empty page caches (they keep them from one region call to the next within this run).
+  m.epoch++;
   let n = 0;
   // While a compiled region runs: its code page's linear base and tables, to place RIP on a faulting instruction.
   let inRegion: Compiled | undefined;
@@ -229,7 +254,7 @@ export function run(c: Cpu, budget: number): RunResult {
         let comp = block.comp;
         if (comp === undefined && ++block.hits >= threshold && !abort && !jitUnavailable) {
           try {
-            comp = block.comp = compileEntry(c, block, off, slot);
+            comp = block.comp = compileEntry(c, cache, block, off, slot);
             block.fn = comp.fn;
           } catch (e) {
             // `new Function` refused (a Content-Security-Policy without 'unsafe-eval'): interpret from now on.
@@ -240,7 +265,9 @@ export function run(c: Cpu, budget: number): RunResult {
         if (comp !== undefined) {
           inRegion = comp;
           pageBase = rip - off;
-          n += comp.fn(c, comp.insns, HELPERS, budget - n);
+          const pc = comp.caches;
+          if (pc.cpu !== c || pc.epoch !== m.epoch) pc.reset(c, m.epoch);
+          n += comp.fn(c, comp.insns, HELPERS, budget - n, pc);
           inRegion = undefined;
           continue;
         }

@@ -191,6 +191,24 @@ const WALK = [
   0xec, 0xcc,
 ];
 
+// gcc's byte copy, a loop of one block: L: movzx r8d, byte [rsi+rcx]; mov [rax+rcx], r8b; add rcx, 1; cmp rdx, rcx;
+// jne L; int3
+const COPY = [
+  0x44, 0x0f, 0xb6, 0x04, 0x0e, 0x44, 0x88, 0x04, 0x08, 0x48, 0x83, 0xc1, 0x01, 0x48, 0x39, 0xca, 0x75, 0xee, 0xcc,
+];
+
+/** Sets up COPY on a machine: `n` bytes from `src` to `dst` (the source bytes are k + 1). */
+function copying(m: TestMachine, src: number, dst: number, n: number): void {
+  m.space.write(
+    src,
+    Uint8Array.from({ length: Math.min(n, 4096) }, (_, k) => k + 1),
+  );
+  m.cpu.setRegNum(6, src);
+  m.cpu.setRegNum(0, dst);
+  m.cpu.setRegNum(1, 0);
+  m.cpu.setRegNum(2, n);
+}
+
 /** The two machines' state, stop and count must agree. */
 function same(a: TestMachine, b: TestMachine, ra: RunResult, rb: RunResult, what: string): void {
   expect(JSON.stringify(rb), `${what}: stop and count`).toBe(JSON.stringify(ra));
@@ -276,6 +294,48 @@ describe('compiled regions', () => {
     expect(rb.stop.kind === 'fault' && rb.stop.fault.addr, 'CR2').toBe(DATA + 8192);
     expect(b.cpu.rip, 'RIP at the load').toBe(CODE);
     expect(b.cpu.getRegNum(0), 'the two non-zero quadwords added').toBe(1 + 17);
+  });
+
+  it('run a one-block loop page after page and fault at the store that leaves the mapping, flags as the loop left them', () => {
+    // The copy goes from the first data page to the second and on into the hole after it: the loop's own fast
+    // copy runs while both accesses stay on their cached pages, the other copy where they move to another.
+    const [a, b] = twins(COPY);
+    for (const m of [a, b]) copying(m, DATA, DATA + 4096 + 200, 4000);
+    const ra = a.run(100_000);
+    const rb = b.run(100_000);
+    same(a, b, ra, rb, 'copy into the hole');
+    expect(rb.stop.kind === 'fault' && rb.stop.fault.addr, 'CR2: the first byte past the mapping').toBe(DATA + 8192);
+    expect(b.cpu.rip, 'RIP at the store').toBe(CODE + 5);
+    expect(b.cpu.getRegNum(1), 'RCX: bytes copied').toBe(4096 - 200);
+    expect(Buffer.from(b.space.read(DATA + 4096, 4096)).equals(a.space.read(DATA + 4096, 4096)), 'copied bytes').toBe(
+      true,
+    );
+  });
+
+  it('retire exactly the budget inside a one-block loop, at every count', () => {
+    for (let n = 1; n <= 120; n++) {
+      const [a, b] = twins(COPY);
+      for (const m of [a, b]) copying(m, DATA, DATA + 4096 - 8, 20);
+      same(a, b, a.run(n), b.run(n), `budget ${n}`);
+      expect(b.cpu.icount, `budget ${n}`).toBe(Math.min(n, 101)); // 20 × 5 + the int3
+      same(a, b, a.run(1000), b.run(1000), `budget ${n}, then the rest`);
+    }
+  });
+
+  it('leave a one-block loop that stores into its own code page and run the bytes it wrote', () => {
+    // COPY, then jmp +12 to 32: sixteen int3 the copy overwrites with NOPs, then mov eax, 7; int3.
+    const code = [...COPY.slice(0, 18), 0xeb, 0x0c, ...Array(12).fill(0xcc), ...Array(16).fill(0xcc), 0xb8, 7, 0, 0, 0];
+    const [a, b] = twins([...code, 0xcc], { writableCode: true });
+    for (const m of [a, b]) {
+      m.space.write(DATA, Uint8Array.from(Array(16).fill(0x90)));
+      copying(m, DATA, CODE + 32, 16);
+      m.space.write(DATA, Uint8Array.from(Array(16).fill(0x90)));
+    }
+    const ra = a.run();
+    const rb = b.run();
+    same(a, b, ra, rb, 'self-modifying copy');
+    expect(isBp(rb), 'ran to the int3 after the NOPs').toBe(true);
+    expect(b.cpu.getRegNum(0), 'the code after the patched bytes').toBe(7);
   });
 
   it('stop on SYSCALL in the middle of a block with the registers the block wrote', () => {
