@@ -5,7 +5,7 @@
  * guest syscalls, signals and death while in guest mode.
  */
 import { describe, expect, it } from 'vitest';
-import { type CpuFault, fault, PfErr, pf, Vector } from '../../../src/hw/index';
+import { type CpuFault, DR6_BS, debugTrap, fault, PfErr, pf, Vector } from '../../../src/hw/index';
 import {
   CLONE_THREAD_FLAGS,
   type GuestContext,
@@ -18,10 +18,15 @@ import {
   NR,
   PROT_READ,
   PROT_WRITE,
+  SI_KERNEL,
   SIGKILL,
   SIGSEGV,
+  SIGTRAP,
   SIGUSR1,
   type Sys,
+  TRAP_BRKPT,
+  TRAP_HWBKPT,
+  TRAP_TRACE,
 } from '../../../src/kernel/index';
 import { statusText } from '../fixtures/kernel';
 
@@ -258,6 +263,37 @@ describe('guest execution hooks', () => {
       const { pid } = k.spawn(async (sys) => sys.runGuest(g));
       await k.run();
       expect(statusText(k.exitStatus(pid)!), `vector ${vector}`).toBe(`signal ${sig}`);
+    }
+  });
+
+  it('#DB and #BP become SIGTRAP with the si_code and si_addr exc_debug_user() and do_int3_user() give', async () => {
+    // arch/x86/kernel/traps.c: #DB → send_sigtrap(regs, 0, get_si_code(dr6)), si_addr = regs->ip;
+    // #BP → do_trap(X86_TRAP_BP, SIGTRAP, …) → force_sig(): SI_KERNEL, no address.
+    const cases: Array<[string, CpuFault, number, number]> = [
+      ['single step (DR6.BS)', debugTrap(DR6_BS), TRAP_TRACE, 0x401234],
+      ['breakpoint match (DR6.B1)', debugTrap(0b10), TRAP_HWBKPT, 0x401234],
+      ['INT1 (no DR6 bits)', debugTrap(0), TRAP_BRKPT, 0x401234],
+      ['INT3', fault(Vector.BP), SI_KERNEL, 0],
+    ];
+    for (const [what, f, code, addr] of cases) {
+      const k = kernel();
+      // A trap: after the handler the guest goes on (the fault is not raised again).
+      let raised = false;
+      const g = new FakeGuest(100, k).stopAt(1, (): GuestStop | undefined => {
+        if (raised) return undefined;
+        raised = true;
+        return { kind: 'fault', fault: f };
+      });
+      const seen: string[] = [];
+      (g as GuestRunner).userIp = () => 0x401234;
+      k.spawn(async (sys) => {
+        await sys.sigaction(SIGTRAP, {
+          handler: (_s, sig, info) => void seen.push(`${sig} ${info.si_code} ${info.si_addr}`),
+        });
+        return sys.runGuest(g);
+      });
+      await k.run();
+      expect(seen, what).toEqual([`${SIGTRAP} ${code} ${addr}`]);
     }
   });
 
