@@ -15,8 +15,6 @@ import { type CpuFault, gp, PfErr, pf } from '../../fault';
 import { PAGE_SIZE } from '../../mem/index';
 import { DIRECT_MAP_LIMIT, type SgxMachine } from '../sgx-machine';
 
-const UPPER_HALF_START = (1n << 64n) - (1n << 47n);
-
 /** A register operand as an address. A value that is not a non-negative safe integer is a caller bug. */
 export function regAddr(v: number | bigint | undefined, name: string): number {
   if (v === undefined) return 0;
@@ -42,24 +40,21 @@ export function addrOk(pa: number, align: number): boolean {
  */
 export function pointer(v: bigint, align: number): number | CpuFault {
   const u = BigInt.asUintN(64, v);
-  if (u % BigInt(align) !== 0n) return gp();
-  if (u < BigInt(DIRECT_MAP_LIMIT)) return Number(u);
-  if (u >= UPPER_HALF_START) return Number(u);
-  return gp();
+  return pointerOf(Number(u & 0xffff_ffffn), Number(u >> 32n), align);
 }
 
-/**
- * pointer() of the u64 at byte `at` of `dv`, read as two 32-bit halves: the same #GP(0) cases and the same number,
- * without a BigInt (EADD runs this three times a page).
- */
+/** pointer() of the u64 at byte `at` of `dv`, read as two 32-bit halves: no BigInt (EADD runs it three times a page). */
 export function pointerAt(dv: DataView, at: number, align: number): number | CpuFault {
-  const lo = dv.getUint32(at, true);
-  const hi = dv.getUint32(at + 4, true);
+  return pointerOf(dv.getUint32(at, true), dv.getUint32(at + 4, true), align);
+}
+
+/** The rule of pointer() on the u64 hi·2^32 + lo. */
+function pointerOf(lo: number, hi: number, align: number): number | CpuFault {
   // Alignments are powers of two up to 4096, which divide 2^32: only the low half decides.
   if (lo % align !== 0) return gp();
-  // Below 2^47 (hi < 8000H) or in the upper canonical half (hi ≥ FFFF8000H). hi·2^32 is exact, so the sum rounds
-  // once, to the nearest double, as Number(BigInt) does.
-  if (hi < 0x8000 || hi >= 0xffff_8000) return hi * 2 ** 32 + lo;
+  // Below 2^47 (DIRECT_MAP_LIMIT: hi < 8000H) or in the upper canonical half (hi ≥ FFFF8000H). hi·2^32 is exact,
+  // so the sum rounds once, to the nearest double, as Number(BigInt) does.
+  if (hi < DIRECT_MAP_LIMIT / 2 ** 32 || hi >= 0xffff_8000) return hi * 2 ** 32 + lo;
   return gp();
 }
 

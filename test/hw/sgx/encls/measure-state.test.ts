@@ -206,7 +206,7 @@ describe('the running measurement through the SECS life cycle', () => {
   });
 });
 
-describe('pointerAt (PAGEINFO pointers read as two u32s)', () => {
+describe('pointer and pointerAt (PAGEINFO pointers as a BigInt and as two u32s)', () => {
   const values = [
     0n,
     0x1000n,
@@ -223,11 +223,17 @@ describe('pointerAt (PAGEINFO pointers read as two u32s)', () => {
     0xffff_ffff_ffff_ffffn,
     0xffff_8000_0000_0801n,
   ];
-  it.each([32, 64, 128, 4096])('agrees with pointer() on every value (align %d)', (align) => {
+  /** The rule, in BigInt: #GP(0) when misaligned or non-canonical (bits 63:47 not all equal), else the number. */
+  const sdm = (v: bigint, align: number) =>
+    v % BigInt(align) !== 0n || (v >= 1n << 47n && v < (1n << 64n) - (1n << 47n))
+      ? { kind: 'fault', vector: 13, errorCode: 0, addr: 0 }
+      : Number(v);
+  it.each([32, 64, 128, 4096])('agree with the canonical-and-aligned rule on every value (align %d)', (align) => {
     const dv = new DataView(new ArrayBuffer(16));
     for (const v of values) {
       dv.setBigUint64(8, v, true);
-      expect(pointerAt(dv, 8, align), `0x${v.toString(16)}`).toEqual(pointer(v, align));
+      expect(pointerAt(dv, 8, align), `0x${v.toString(16)}`).toEqual(sdm(v, align));
+      expect(pointer(v, align), `0x${v.toString(16)}`).toEqual(sdm(v, align));
     }
   });
 });
