@@ -8,6 +8,7 @@
  */
 import type { CryptoBackend, Sha256Hash } from '../crypto/backend';
 import { EEXTEND_CHUNK } from './arch';
+import { setU64 } from './layout/index';
 
 /** "ECREATE\0" | SSAFRAMESIZE (u32 @8) | SIZE (u64 @12) | zeros. */
 export function ecreateRecord(ssaFrameSize: number, size: bigint): Uint8Array {
@@ -16,20 +17,6 @@ export function ecreateRecord(ssaFrameSize: number, size: bigint): Uint8Array {
   r.set([0x45, 0x43, 0x52, 0x45, 0x41, 0x54, 0x45, 0x00], 0);
   dv.setUint32(8, ssaFrameSize >>> 0, true);
   dv.setBigUint64(12, BigInt.asUintN(64, size), true);
-  return r;
-}
-
-/** "EADD\0\0\0\0" | ENCLAVEOFFSET (u64 @8) | SECINFO bytes 0..47 (FLAGS then zeros) @16. */
-export function eaddRecord(enclaveOffset: bigint | number, secinfoFlags: bigint | number): Uint8Array {
-  const r = new Uint8Array(64);
-  writeEaddRecord(new DataView(r.buffer), 0, enclaveOffset, secinfoFlags);
-  return r;
-}
-
-/** "EEXTEND\0" | ENCLAVEOFFSET (u64 @8) | zeros; the 256 measured bytes follow as four more blocks. */
-export function eextendRecord(enclaveOffset: bigint | number): Uint8Array {
-  const r = new Uint8Array(64);
-  writeEextendRecord(new DataView(r.buffer), 0, enclaveOffset);
   return r;
 }
 
@@ -44,25 +31,12 @@ function tag(name: string): readonly [number, number] {
 const EADD_TAG = tag('EADD');
 const EEXTEND_TAG = tag('EEXTEND');
 
-/**
- * A u64 field mod 2^64. Non-negative safe integers, what the leaves pass, go in as two u32 halves: the records are
- * built 17 times a page, and a BigInt each time would cost more than the rest of the record.
- */
-function putU64(dv: DataView, at: number, v: bigint | number): void {
-  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) {
-    dv.setUint32(at, v >>> 0, true);
-    dv.setUint32(at + 4, (v - (v >>> 0)) / 2 ** 32, true);
-  } else {
-    dv.setBigUint64(at, BigInt.asUintN(64, BigInt(v)), true);
-  }
-}
-
 /** Zeros bytes [from, to) of a record; both multiples of 8 (a DataView store beats a fill() call at this size). */
 function zero(dv: DataView, from: number, to: number): void {
   for (let i = from; i < to; i += 8) dv.setFloat64(i, 0);
 }
 
-/** The EADD record at `at` of `dv` (all 64 bytes written). */
+/** "EADD\0\0\0\0" | ENCLAVEOFFSET (u64 @8) | SECINFO bytes 0..47 (FLAGS then zeros) @16, at `at` of `dv`. */
 function writeEaddRecord(
   dv: DataView,
   at: number,
@@ -71,16 +45,16 @@ function writeEaddRecord(
 ): void {
   dv.setUint32(at, EADD_TAG[0], true);
   dv.setUint32(at + 4, EADD_TAG[1], true);
-  putU64(dv, at + 8, enclaveOffset);
-  putU64(dv, at + 16, secinfoFlags);
+  setU64(dv, at + 8, enclaveOffset);
+  setU64(dv, at + 16, secinfoFlags);
   zero(dv, at + 24, at + 64);
 }
 
-/** The EEXTEND record at `at` of `dv` (all 64 bytes written). */
+/** "EEXTEND\0" | ENCLAVEOFFSET (u64 @8) | zeros, at `at` of `dv`; the 256 measured bytes follow as four blocks. */
 function writeEextendRecord(dv: DataView, at: number, enclaveOffset: bigint | number): void {
   dv.setUint32(at, EEXTEND_TAG[0], true);
   dv.setUint32(at + 4, EEXTEND_TAG[1], true);
-  putU64(dv, at + 8, enclaveOffset);
+  setU64(dv, at + 8, enclaveOffset);
   zero(dv, at + 16, at + 64);
 }
 

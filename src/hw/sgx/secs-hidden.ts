@@ -9,7 +9,7 @@
  * One piece is held outside the page: the running SHA-256 of an enclave that EINIT has not finalized yet,
  * because a CryptoBackend hash state is opaque; SgxMachine keeps it keyed by EID.
  */
-import { dataView, defineLayout, getField, offsetOf, setField } from './layout/index';
+import { dataView, defineLayout, getField, offsetOf, setField, setU64 } from './layout/index';
 
 /** Where the hidden block starts inside the SECS page: well inside the 3834 reserved bytes that begin at 262. */
 export const SECS_HIDDEN_OFFSET = 3072;
@@ -70,8 +70,7 @@ export function adjustChildCount(page: Uint8Array, delta: 1 | -1): void {
   const hi = dv.getUint32(CHILDCNT_OFFSET + 4, true);
   const next = hi * 2 ** 32 + lo + delta;
   if (hi < 2 ** 20 && next >= 0) {
-    dv.setUint32(CHILDCNT_OFFSET, next >>> 0, true);
-    dv.setUint32(CHILDCNT_OFFSET + 4, (next - (next >>> 0)) / 2 ** 32, true);
+    setU64(dv, CHILDCNT_OFFSET, next);
   } else {
     setHiddenU64(page, 'childCnt', hiddenU64(page, 'childCnt') + BigInt(delta));
   }

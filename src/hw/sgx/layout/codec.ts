@@ -106,6 +106,19 @@ export function dataView(buf: Uint8Array): DataView {
   return v;
 }
 
+/**
+ * Stores a u64 mod 2^64 at byte `at` of `dv`. A non-negative safe integer, what hot paths hold, goes in as two u32
+ * halves: a BigInt per store would cost more than the rest of a measurement record.
+ */
+export function setU64(dv: DataView, at: number, v: bigint | number): void {
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) {
+    dv.setUint32(at, v >>> 0, true);
+    dv.setUint32(at + 4, (v - (v >>> 0)) / 2 ** 32, true);
+  } else {
+    dv.setBigUint64(at, BigInt.asUintN(64, BigInt(v)), true);
+  }
+}
+
 // Small buffers (an operand copy, a struct being encoded) are read and written through an 8-byte scratch instead:
 // V8 keeps a small typed array's bytes on its heap, and `buf.buffer`, which a DataView needs, then allocates a
 // backing store for it, about 300 ns, more than a whole PAGEINFO encode otherwise costs.
