@@ -86,24 +86,17 @@ export function execElf(
   };
 }
 
+/** commander's accumulator for a repeatable option. */
+const collect = (v: string, acc: string[]) => [...acc, v];
+
 export function registerExec(program: Command, io: CliIo): void {
   program
     .command('exec')
     .description('run a function of a freestanding static-pie ELF on the x86-64 interpreter')
     .argument('<elf>', 'static-pie ELF file')
     .requiredOption('--call <symbol>', 'function to call')
-    .option(
-      '--arg <u64>',
-      'integer argument (repeatable; RDI, RSI, RDX, RCX, R8, R9)',
-      (v: string, acc: string[]) => [...acc, v],
-      [],
-    )
-    .option(
-      '--double <f64>',
-      'floating argument (repeatable; XMM0-XMM7)',
-      (v: string, acc: string[]) => [...acc, v],
-      [],
-    )
+    .option('--arg <u64>', 'integer argument (repeatable; RDI, RSI, RDX, RCX, R8, R9)', collect, [])
+    .option('--double <f64>', 'floating argument (repeatable; XMM0-XMM7)', collect, [])
     .option('--budget <n>', 'maximum number of instructions', '1000000000')
     .option('--json', 'print the result as JSON')
     .action((file: string, opts: { call: string; arg: string[]; double: string[]; budget: string; json?: boolean }) => {

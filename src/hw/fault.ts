@@ -45,6 +45,8 @@ export interface CpuFault {
 
 /** DR6.BS: the #DB was a single-step trap (RFLAGS.TF). */
 export const DR6_BS = 1 << 14;
+/** DR6.B0-B3: the #DB was a debug-register breakpoint match. */
+export const DR6_B0_B3 = 0xf;
 
 export function isFault(x: unknown): x is CpuFault {
   return typeof x === 'object' && x !== null && (x as { kind?: unknown }).kind === 'fault';

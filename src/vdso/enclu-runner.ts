@@ -380,8 +380,13 @@ export class EncluRunner implements GuestRunner {
 
   /** After an AEX this is the AEP: the enclave's RIP is in the SSA, out of the kernel's sight. */
   userIp(ctx: GuestContext): number | undefined {
+    return this.processorOn(ctx)?.cpu.rip;
+  }
+
+  /** The processor holding this thread's registers, if it is the one the kernel runs the thread on. */
+  private processorOn(ctx: GuestContext) {
     const lp = this.g.lp;
-    return lp && lp.id === ctx.cpu ? lp.cpu.rip : undefined;
+    return lp && lp.id === ctx.cpu ? lp : undefined;
   }
 
   /** fixup_vdso_exception() (arch/x86/entry/vdso/extable.c). */
@@ -391,8 +396,8 @@ export class EncluRunner implements GuestRunner {
     // "Do not attempt to fixup #DB or #BP. It's impossible to identify whether or not a #DB/#BP originated from
     // within an SGX enclave and SGX enclaves are currently the only use case for vDSO fixup."
     if (fault.vector === Vector.DB || fault.vector === Vector.BP) return undefined;
-    const lp = this.g.lp;
-    if (!lp || lp.id !== ctx.cpu) return undefined;
+    const lp = this.processorOn(ctx);
+    if (!lp) return undefined;
     const c = lp.cpu;
     // "if (regs->ip == base + extable[i].insn)": only the vDSO's ENCLU has an entry.
     if (lp.inEnclave || c.rip !== this.enclu) return undefined;

@@ -7,7 +7,7 @@
  * when that code enters the kernel again (Task.enter() → Scheduler.hostStopped() → `returnedFromUser`), usually
  * one microtask later: no promise chain of the kernel's own sits between two kernel entries.
  */
-import { type CpuFault, DR6_BS, Vector } from '../../hw/index';
+import { type CpuFault, DR6_B0_B3, DR6_BS, Vector } from '../../hw/index';
 import {
   BUS_ADRALN,
   EINTR,
@@ -269,7 +269,7 @@ function exceptionSignal(f: CpuFault, ip: number): { sig: number; code: number; 
 /** get_si_code() (arch/x86/include/asm/traps.h). */
 function debugSiCode(dr6: number): number {
   if (dr6 & DR6_BS) return TRAP_TRACE;
-  if (dr6 & 0xf) return TRAP_HWBKPT;
+  if (dr6 & DR6_B0_B3) return TRAP_HWBKPT;
   return TRAP_BRKPT;
 }
 
