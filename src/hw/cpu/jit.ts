@@ -781,13 +781,11 @@ class Gen {
     return '';
   }
 
-  /** At a block's head: makes the flags a back-edge left deferred current (`if (fp)`). */
-  settleHead(): string {
-    return this.settle();
-  }
-
-  /** Makes the flag locals current on the main path (`known`, if any, still describes them). */
-  private settle(): string {
+  /**
+   * Makes the flag locals current on the main path (`known`, if any, still describes them); at a block's head,
+   * the flags a back-edge left deferred (`if (fp)`).
+   */
+  settle(): string {
     const code = this.flagSync();
     this.pend = 0;
     return code;
@@ -2347,7 +2345,7 @@ function generate(regionBlocks: readonly RegionBlock[], maxSource: number): Gene
     g.resetChecks();
     const len = b.insns.length;
     // Elsewhere flags are assigned as they are written: first those a back-edge left deferred.
-    const head = fast ? '' : g.settleHead();
+    const head = fast ? '' : g.settle();
     // A block starts only when the budget covers it all (run() checked the first entry; loops come back here).
     // The fast copy leaves that, and any iteration its head checks do not admit, to the other copy.
     const parts: string[] = [
